@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL,
     original_text TEXT NOT NULL,
     removed_lines TEXT NOT NULL,
+    warnings TEXT NOT NULL,
     ingested_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash);
@@ -67,7 +68,7 @@ CREATE INDEX IF NOT EXISTS paragraphs_text_hash ON paragraphs(text_hash);
 
 _DOC_COLUMNS = (
     "doc_id, source_path, content_hash, format, encoding, title, bureau, level, region, years, "
-    "year_min, year_max, doc_type, script, text, original_text, removed_lines, ingested_at"
+    "year_min, year_max, doc_type, script, text, original_text, removed_lines, warnings, ingested_at"
 )
 
 
@@ -178,7 +179,7 @@ class CorpusStore:
     def _insert_document(self, doc_id: str, doc: Document) -> None:
         m = doc.metadata
         self._conn.execute(
-            f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES ({', '.join('?' * 19)})",
             (
                 doc_id,
                 doc.source_path,
@@ -197,6 +198,7 @@ class CorpusStore:
                 doc.text,
                 doc.original_text,
                 json.dumps(doc.removed_lines, ensure_ascii=False),
+                json.dumps(doc.warnings, ensure_ascii=False),
                 datetime.now(timezone.utc).isoformat(timespec="seconds"),
             ),
         )
@@ -231,7 +233,7 @@ class CorpusStore:
         doc_id = self.resolve_doc_id(ref)
         row = self._conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         (_, source_path, content_hash, fmt, encoding, title, bureau, level, region, years, _, _, doc_type,
-         script, text, original_text, removed_lines, _) = row  # fmt: skip
+         script, text, original_text, removed_lines, warnings, _) = row  # fmt: skip
         paragraphs = [
             Paragraph(
                 position=p.position,
@@ -255,6 +257,7 @@ class CorpusStore:
             metadata=DocumentMetadata(title, bureau, level, region, json.loads(years), doc_type, script),
             paragraphs=paragraphs,
             removed_lines=json.loads(removed_lines),
+            warnings=json.loads(warnings),
         )
 
     def list_documents(self) -> list[dict[str, object]]:

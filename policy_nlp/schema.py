@@ -75,3 +75,4 @@ class Document:
     metadata: DocumentMetadata
     paragraphs: list[Paragraph]
     removed_lines: list[str] = field(default_factory=list)  # boilerplate the cleaner dropped, for review
+    warnings: list[str] = field(default_factory=list)  # what the reader noticed, e.g. PDF pages without text

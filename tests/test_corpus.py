@@ -36,6 +36,8 @@ def make_doc(paras: list[str] = PARAS, path: str = "/data/a.txt", doc_id: str = 
         original_text=text,
         metadata=DocumentMetadata("县教育局2024年工作要点", "县教育局", "county", "", [2024], "key_points"),
         paragraphs=paragraphs,
+        removed_lines=["txt下载"],
+        warnings=["第3页没有文字层"],
     )
 
 
