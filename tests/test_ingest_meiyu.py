@@ -1,0 +1,99 @@
+"""The 64 美育 policy documents of the shared corpus (read in place, never copied)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from policy_nlp.ingest import MAX_PARAGRAPH_CHARS, ingest_file
+
+
+@pytest.fixture(scope="module")
+def corpus(meiyu_dir):
+    entries = [json.loads(line) for line in (meiyu_dir / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [(entry, ingest_file(meiyu_dir / f"{entry['id']}.txt")) for entry in entries]
+
+
+def share(corpus, agrees) -> float:
+    return sum(bool(agrees(entry, doc)) for entry, doc in corpus) / len(corpus)
+
+
+def by_id(corpus, doc_id):
+    (doc,) = [doc for entry, doc in corpus if entry["id"] == doc_id]
+    return doc
+
+
+def test_every_document_ingests_with_consistent_paragraphs(corpus):
+    assert len(corpus) == 64
+    for _, doc in corpus:
+        assert doc.paragraphs
+        for p in doc.paragraphs:
+            assert doc.text[p.start : p.end] == p.text and p.text
+            assert len(p.text) <= MAX_PARAGRAPH_CHARS
+
+
+def test_legal_database_header_removed(corpus):
+    for _, doc in corpus:
+        assert doc.removed_lines[0].startswith("北大法宝【法宝引证码】")
+        assert doc.removed_lines[1].startswith("原文链接：https://") and "pkulaw" in doc.removed_lines[1]
+        assert "法宝" not in doc.text and "pkulaw" not in doc.text
+
+
+def test_titles_agree_with_index(corpus):
+    # 63 of 64 exactly; P048's later title line differs from the index in its brackets and dash
+    assert share(corpus, lambda entry, doc: doc.metadata.title == entry["title"]) >= 0.95
+    assert by_id(corpus, "P030").metadata.title == "吉林省人民政府办公厅关于全面加强和改进学校美育工作的实施意见"
+    assert by_id(corpus, "P088").metadata.title == "遂宁市全面加强和改进学校美育工作方案"
+
+
+def test_bureaus_agree_with_index(corpus):
+    assert share(corpus, lambda entry, doc: doc.metadata.bureau == entry["bureau"]) >= 0.95
+    expected = {
+        "P003": "教育部",
+        "P008": "教育部办公厅",
+        "P021": "北京市昌平区人民政府办公室",
+        "P028": "合肥市教育局",
+        "P030": "吉林省人民政府办公厅",
+        "P048": "广西壮族自治区教育厅等六部门",
+        "P053": "新疆生产建设兵团办公厅",
+        "P082": "西安市教育局办公室",
+        "P088": "遂宁市",
+        "P091": "重庆市教育委员会办公室",
+    }
+    assert {doc_id: by_id(corpus, doc_id).metadata.bureau for doc_id in expected} == expected
+
+
+def test_levels_agree_with_index(corpus):
+    assert share(corpus, lambda entry, doc: doc.metadata.level == entry["level"]) >= 0.95
+    levels = {
+        doc_id: by_id(corpus, doc_id).metadata.level for doc_id in ("P003", "P021", "P030", "P091", "P051", "P053")
+    }
+    assert levels == {
+        "P003": "national",
+        "P021": "district",
+        "P030": "province",
+        "P091": "province",  # 重庆市: a municipality is province-level
+        "P051": "city",  # 文山州
+        "P053": "province",  # 新疆生产建设兵团
+    }
+
+
+def test_regions_years_and_types(corpus):
+    provinces = [(entry, doc) for entry, doc in corpus if entry["level"] == "province"]
+    # all but P053: 新疆生产建设兵团 names no administrative unit, so its region stays empty
+    assert share(provinces, lambda entry, doc: doc.metadata.region.startswith(entry["region"])) >= 0.9
+    assert by_id(corpus, "P030").metadata.region == "吉林省"
+    # the year of the document number or date line; P015 and P088 carry a later date than the index
+    assert share(corpus, lambda entry, doc: entry["year"] in doc.metadata.years) >= 0.95
+    assert by_id(corpus, "P003").metadata.years == [2019]
+    assert all(doc.metadata.doc_type == "implementation_opinion" for _, doc in corpus)
+    assert all(doc.metadata.script == "simplified" for _, doc in corpus)
+
+
+def test_articles_and_chapters(corpus):
+    doc = by_id(corpus, "P004")
+    (last,) = [p for p in doc.paragraphs if p.text.startswith("第二十一条")]
+    assert last.section_path == ["第六章附则", "第二十一条"]
+    (item,) = [p for p in doc.paragraphs if p.text.startswith("（四）有其他突出业绩的")]
+    assert item.section_path == ["第四章组织管理", "第十六条", "（四）有其他突出业绩的"]
