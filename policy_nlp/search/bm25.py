@@ -1,0 +1,156 @@
+"""BM25 keyword index over jieba-segmented paragraphs, scored by bm25s, keyed by store paragraph ids.
+
+Scoring is bm25s method "lucene": Okapi BM25 term weights (without the constant factor k1 + 1) with Lucene's
+idf = ln(1 + (N - df + 0.5) / (df + 0.5)), which stays positive, so a word found in most paragraphs (教育, 教师)
+still counts a little instead of scoring 0 as under Robertson's idf. The segmented paragraphs are kept (as token ids)
+so that adding or removing paragraphs rebuilds the index without the original texts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from policy_nlp import __version__
+from policy_nlp.errors import SearchIndexError
+from policy_nlp.search.atomic import atomic_dir
+from policy_nlp.search.tokenize import TOKENIZER_SETTINGS, tokenize, tokenizer_signature
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+K1 = 1.5
+B = 0.75
+METHOD = "lucene"
+REBUILD_HINT = "run `policy-nlp index build` to rebuild it"
+
+
+class BM25Index:
+    """Keyword search over paragraphs; `search` returns the top-k paragraphs that share a word with the query."""
+
+    def __init__(self, ids: np.ndarray, vocab: dict[str, int], tokens: np.ndarray, offsets: np.ndarray) -> None:
+        """Paragraph `ids[i]` has the token ids `tokens[offsets[i]:offsets[i + 1]]` of `vocab`."""
+        self._ids, self._vocab, self._tokens, self._offsets = ids, vocab, tokens, offsets
+        self._bm25: bm25s.BM25 | None = None
+
+    @classmethod
+    def build(cls, ids: np.ndarray, texts: Sequence[str]) -> BM25Index:
+        """Segment `texts` with `tokenize` and index them under `ids`."""
+        return cls.from_tokens(ids, [tokenize(text) for text in texts])
+
+    @classmethod
+    def from_tokens(cls, ids: np.ndarray, token_lists: Sequence[list[str]]) -> BM25Index:
+        """Index paragraphs already segmented by `policy_nlp.search.tokenize.tokenize`."""
+        index = cls(np.empty(0, np.int64), {}, np.empty(0, np.int32), np.zeros(1, np.int64))
+        index._append(ids, token_lists)
+        index._fit()
+        return index
+
+    @property
+    def ids(self) -> np.ndarray:
+        """All paragraph ids in the index, in index order."""
+        return self._ids.copy()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, ids: np.ndarray, texts: Sequence[str]) -> None:
+        """Add paragraphs (an id already in the index is refused) and rebuild the scores."""
+        self._append(ids, [tokenize(text) for text in texts])
+        self._fit()
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove paragraphs by id (unknown ids are ignored), rebuild, and return how many were removed."""
+        drop = np.isin(self._ids, np.asarray(ids, dtype=np.int64))
+        lengths = np.diff(self._offsets)
+        self._tokens = self._tokens[np.repeat(~drop, lengths)]
+        self._offsets = np.concatenate([[0], np.cumsum(lengths[~drop])])
+        self._ids = self._ids[~drop]
+        self._fit()
+        return int(drop.sum())
+
+    def search(self, query: str, k: int, *, allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) as 1-D arrays, best first, ties by id; only paragraphs sharing a word with the query.
+
+        With `allowed_ids`, other paragraphs are masked out before the top-k is taken.
+        """
+        query_ids = [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+        if self._bm25 is None or not query_ids or k <= 0:
+            return np.empty(0, np.float32), np.empty(0, np.int64)
+        mask = None
+        if allowed_ids is not None:
+            mask = np.isin(self._ids, np.asarray(allowed_ids, dtype=np.int64)).astype(np.float32)
+        scores = self._bm25.get_scores(query_ids, weight_mask=mask)
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:  # keep every hit tied with the k-th best, then sort exactly
+            kth = np.partition(scores[hits], len(hits) - k)[len(hits) - k]
+            hits = hits[scores[hits] >= kth]
+        order = np.lexsort((self._ids[hits], -scores[hits]))[:k]
+        return scores[hits[order]], self._ids[hits[order]]
+
+    def save(self, directory: str | Path) -> None:
+        """Write bm25s's files, the segmented paragraphs and `manifest.json` to `directory`, atomically."""
+        manifest = {"format_version": FORMAT_VERSION, "count": len(self), "policy_nlp": __version__,
+                    "bm25s": bm25s.__version__, "tokenizer_signature": tokenizer_signature(),
+                    "tokenizer": TOKENIZER_SETTINGS}
+        with atomic_dir(Path(directory)) as tmp:
+            if self._bm25 is not None:
+                self._bm25.save(tmp, show_progress=False)
+            np.save(tmp / "ids.npy", self._ids)
+            np.save(tmp / "doc_tokens.npy", self._tokens)
+            np.save(tmp / "doc_offsets.npy", self._offsets)
+            (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> BM25Index:
+        """Load a saved index; refuse one segmented with other tokenizer settings."""
+        directory = Path(directory)
+        if not (directory / MANIFEST_FILE).is_file():
+            raise SearchIndexError(f"no keyword index in {directory}; run `policy-nlp index build` to create it")
+        try:
+            manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+            ids, tokens, offsets = (np.load(directory / name, allow_pickle=False)
+                                    for name in ("ids.npy", "doc_tokens.npy", "doc_offsets.npy"))
+            has_scores = (directory / "params.index.json").is_file()  # absent when no paragraph has a word
+            bm25 = bm25s.BM25.load(directory, show_progress=False) if has_scores else None
+        except (OSError, ValueError, KeyError) as exc:
+            raise SearchIndexError(f"the keyword index in {directory} is damaged; {REBUILD_HINT}") from exc
+        if manifest.get("format_version") != FORMAT_VERSION or manifest.get("count") != len(ids):
+            raise SearchIndexError(f"the keyword index in {directory} is of another format or incomplete; {REBUILD_HINT}")
+        if manifest.get("tokenizer_signature") != tokenizer_signature():
+            raise SearchIndexError(f"the keyword index in {directory} was segmented with other tokenizer settings; "
+                                   f"{REBUILD_HINT}")
+        index = cls(ids, bm25.vocab_dict if bm25 else {}, tokens, offsets)
+        index._bm25 = bm25
+        return index
+
+    def _append(self, ids: np.ndarray, token_lists: Sequence[list[str]]) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.shape != (len(token_lists),):
+            raise SearchIndexError(f"expected {len(token_lists)} paragraph ids, got an array of shape {ids.shape}")
+        all_ids = np.concatenate([self._ids, ids])
+        if len(np.unique(all_ids)) != len(all_ids):
+            raise SearchIndexError("paragraph ids must be unique and not already in the keyword index")
+        vocab = self._vocab
+        new_tokens = [vocab.setdefault(t, len(vocab)) for tokens in token_lists for t in tokens]
+        lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
+        self._ids = all_ids
+        self._tokens = np.concatenate([self._tokens, np.asarray(new_tokens, dtype=np.int32)])
+        self._offsets = np.concatenate([self._offsets, self._offsets[-1] + np.cumsum(lengths)])
+
+    def _fit(self) -> None:
+        """Drop words no paragraph uses any more, renumber them, and recompute the bm25s scores."""
+        used, self._tokens = np.unique(self._tokens, return_inverse=True)
+        self._tokens = self._tokens.astype(np.int32)
+        words = np.empty(len(self._vocab), dtype=object)
+        words[list(self._vocab.values())] = list(self._vocab.keys())
+        self._vocab = {word: i for i, word in enumerate(words[used].tolist())}
+        if not self._vocab:
+            self._bm25 = None
+            return
+        docs = [doc.tolist() for doc in np.split(self._tokens, self._offsets[1:-1])]
+        self._bm25 = bm25s.BM25(k1=K1, b=B, method=METHOD)
+        self._bm25.index((docs, dict(self._vocab)), create_empty_token=False, show_progress=False)

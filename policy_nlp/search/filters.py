@@ -1,0 +1,83 @@
+"""Search filters on document metadata, turned into SQL over the corpus store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from ..errors import ConfigError
+from ..schema import DOC_TYPES, LEVELS
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which paragraphs a search may return. Empty fields do not filter.
+
+    A paragraph matches when its document matches every given field; within a field, any listed
+    value matches (``level=("district", "county")`` means district or county). Bureau and region
+    match as substrings, so ``bureau=("海淀",)`` finds 海淀区教育局.
+    """
+
+    bureau: tuple[str, ...] = ()
+    exclude_bureau: tuple[str, ...] = ()
+    level: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    doc_type: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    doc_ids: tuple[str, ...] = ()
+    exclude_doc_ids: tuple[str, ...] = ()
+    theme: tuple[str, ...] = ()  # theme ids (see `policy-nlp themes`); needs `policy-nlp tag --store` first
+
+    def __post_init__(self) -> None:
+        for value in self.level:
+            if value not in LEVELS:
+                raise ConfigError(f"unknown level '{value}': choose from {', '.join(LEVELS)}")
+        for value in self.doc_type:
+            if value not in DOC_TYPES:
+                raise ConfigError(f"unknown document type '{value}': choose from {', '.join(DOC_TYPES)}")
+        if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
+            raise ConfigError(f"year range {self.year_from}-{self.year_to} is empty: the first year is after the last")
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f.name) not in ((), None) for f in fields(self))
+
+    def to_sql(self) -> tuple[str, list[object]]:
+        """A WHERE clause over ``documents d`` and ``paragraphs p`` (without the keyword) and its parameters."""
+        clauses: list[str] = []
+        params: list[object] = []
+
+        def any_of(template: str, values: tuple[str, ...], wrap: str = "{}") -> None:
+            clauses.append("(" + " OR ".join([template] * len(values)) + ")")
+            params.extend(wrap.format(v) for v in values)
+
+        if self.bureau:
+            any_of("d.bureau LIKE ?", self.bureau, "%{}%")
+        for value in self.exclude_bureau:
+            clauses.append("d.bureau NOT LIKE ?")
+            params.append(f"%{value}%")
+        if self.level:
+            any_of("d.level = ?", self.level)
+        if self.region:
+            any_of("d.region LIKE ?", self.region, "%{}%")
+        if self.doc_type:
+            any_of("d.doc_type = ?", self.doc_type)
+        if self.doc_ids:
+            any_of("d.doc_id = ?", self.doc_ids)
+        for value in self.exclude_doc_ids:
+            clauses.append("d.doc_id != ?")
+            params.append(value)
+        if self.theme:
+            clauses.append(
+                "p.para_id IN (SELECT para_id FROM paragraph_themes WHERE assigned = 1 AND theme IN "
+                f"({', '.join('?' * len(self.theme))}))"
+            )
+            params.extend(self.theme)
+        # A document matches a year range when the years it covers overlap the range.
+        if self.year_from is not None:
+            clauses.append("d.year_max >= ?")
+            params.append(self.year_from)
+        if self.year_to is not None:
+            clauses.append("d.year_min <= ?")
+            params.append(self.year_to)
+        return " AND ".join(clauses) or "1", params

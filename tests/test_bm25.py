@@ -1,0 +1,136 @@
+"""Tokenizer and BM25Index: Okapi scores on real paragraphs, filtering before top-k, updates, persistence."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from policy_nlp.errors import SearchIndexError
+from policy_nlp.search import bm25 as bm25_module
+from policy_nlp.search.bm25 import B, K1, BM25Index
+from policy_nlp.search.tokenize import tokenize
+
+SEEDS = sorted((Path(__file__).parent.parent / "corpus" / "seeds").glob("*.txt"))
+PARAGRAPHS = [line.strip() for path in SEEDS for line in path.read_text(encoding="utf-8").splitlines()
+              if len(line.strip()) >= 20]
+IDS = np.arange(len(PARAGRAPHS), dtype=np.int64) * 3 + 500
+QUERIES = ["县管校聘", "课后服务 5+2 模式", "校外培训机构治理", "教师队伍建设", "学前教育普惠", "双减"]
+
+
+@pytest.fixture(scope="module")
+def index() -> BM25Index:
+    return BM25Index.build(IDS, PARAGRAPHS)
+
+
+def test_tokenize_keeps_domain_words_and_drops_noise():
+    assert "双减" in tokenize("加大'双减'工作力度")
+    assert tokenize("加大'双减'工作力度") == tokenize("加大'双减'工作力度")
+    assert tokenize("县管校聘") == ["县管校聘"]
+    assert tokenize("课后服务“５＋２”模式") == ["课后", "服务", "课后服务", "5+2", "模式"]
+    assert tokenize("学校的 ABC 和 Python，与。") == ["学校", "abc", "python"]
+
+
+def test_jieba_initialises_quietly():
+    code = "from policy_nlp.search.tokenize import tokenize; tokenize('双减')"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert run.stderr == ""
+
+
+class LuceneIdfOkapi(BM25Okapi):
+    """rank_bm25's Okapi BM25 with Lucene's idf ln(1 + (N - df + 0.5) / (df + 0.5)) in place of its floored one."""
+
+    def _calc_idf(self, nd: dict[str, int]) -> None:
+        self.idf = {word: math.log(1 + (self.corpus_size - df + 0.5) / (df + 0.5)) for word, df in nd.items()}
+
+
+def test_scores_equal_rank_bm25_okapi_with_lucene_idf_on_real_paragraphs(index: BM25Index):
+    """Every paragraph's score times (k1 + 1) equals the reference score, and the ranking (ties by id) is the same."""
+    reference = LuceneIdfOkapi([tokenize(p) for p in PARAGRAPHS], k1=K1, b=B)
+    for query in QUERIES:
+        expected = reference.get_scores(tokenize(query))
+        hits = np.flatnonzero(expected > 0)
+        expected_order = IDS[hits[np.lexsort((IDS[hits], -expected[hits]))]]
+        scores, ids = index.search(query, len(PARAGRAPHS))
+        np.testing.assert_array_equal(ids, expected_order)
+        np.testing.assert_allclose(scores * (K1 + 1), expected[(ids - 500) // 3], rtol=1e-5)
+        assert len(ids) > 0
+
+
+def test_simplified_query_finds_the_paragraph(index: BM25Index):
+    extra = BM25Index.build(np.array([1, 2]), ["加大'双减'工作力度", "加强师德师风建设"])
+    assert extra.search("双减", 5)[1].tolist() == [1]
+    assert set(index.search("双减", 100)[1]) >= {IDS[i] for i, p in enumerate(PARAGRAPHS) if "双减" in p}
+
+
+def test_allowed_ids_restrict_before_top_k(index: BM25Index):
+    _, everything = index.search("教师", 1000)
+    allowed = everything[5::2]  # none of the overall top 5
+    _, ids = index.search("教师", 5, allowed_ids=allowed)
+    assert ids.tolist() == allowed[:5].tolist()
+
+
+def test_no_known_word_gives_no_hits(index: BM25Index):
+    assert len(index.search("量子纠缠", 10)[1]) == 0
+    assert len(index.search("的 和 ，", 10)[1]) == 0
+
+
+def test_add_and_remove_rebuild_the_scores():
+    index = BM25Index.build(np.array([1, 2, 3]), ["落实县管校聘改革", "推进课后服务全覆盖", "加强校外培训机构治理"])
+    assert index.remove(np.array([1, 99])) == 1
+    assert len(index.search("县管校聘", 5)[1]) == 0 and index.ids.tolist() == [2, 3]
+    index.add(np.array([4]), ["深化县管校聘管理改革"])
+    assert index.search("县管校聘", 5)[1].tolist() == [4]
+    with pytest.raises(SearchIndexError, match="unique"):
+        index.add(np.array([4]), ["重复"])
+    assert index.remove(index.ids) == 3 and len(index.search("服务", 5)[1]) == 0
+
+
+def test_save_load_round_trip(tmp_path, index: BM25Index):
+    index.save(tmp_path / "bm25")
+    files = sorted(p.name for p in (tmp_path / "bm25").iterdir())
+    assert files == ["data.csc.index.npy", "doc_offsets.npy", "doc_tokens.npy", "ids.npy", "indices.csc.index.npy",
+                     "indptr.csc.index.npy", "manifest.json", "params.index.json", "vocab.index.json"]
+    manifest = json.loads((tmp_path / "bm25" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tokenizer"]["mode"] == "cut_for_search" and manifest["count"] == len(PARAGRAPHS)
+    loaded = BM25Index.load(tmp_path / "bm25")  # np.load(allow_pickle=False) throughout
+    for query in QUERIES:
+        for got, expected in zip(loaded.search(query, 10), index.search(query, 10)):
+            np.testing.assert_array_equal(got, expected)
+    loaded.add(np.array([1]), ["县管校聘"])
+    assert loaded.search("县管校聘", 1)[1].tolist() == [1]
+
+
+def test_load_refuses_missing_damaged_or_other_tokenizer(tmp_path, index: BM25Index):
+    with pytest.raises(SearchIndexError, match="policy-nlp index build"):
+        BM25Index.load(tmp_path / "nowhere")
+    index.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "tokenizer_signature": "other"}))
+    with pytest.raises(SearchIndexError, match="other tokenizer settings; run `policy-nlp index build`"):
+        BM25Index.load(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "ids.npy").write_bytes(b"junk")
+    with pytest.raises(SearchIndexError, match="damaged"):
+        BM25Index.load(tmp_path)
+
+
+def test_crash_while_saving_keeps_the_previous_index(tmp_path, monkeypatch):
+    BM25Index.build(np.array([1]), ["县管校聘"]).save(tmp_path / "bm25")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bm25_module.np, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        BM25Index.build(np.array([2]), ["课后服务"]).save(tmp_path / "bm25")
+    monkeypatch.undo()
+    assert BM25Index.load(tmp_path / "bm25").ids.tolist() == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["bm25"]
