@@ -7,13 +7,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .api import Workspace
+from .api import DEFAULT_THEME_MODEL, Workspace
+from .search.engine import DEFAULT_MODE, MODES, Hit
+from .search.filters import Filters
 from .errors import ConfigError, PolicyNLPError
 from .ingest import DEFAULT_MAX_BYTES
 
@@ -123,6 +126,242 @@ def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(ws: Workspace, args: argparse.Namespace) -> int:
+    if args.action == "build":
+        report = ws.build_index(model=args.model, kind=args.kind)
+    elif args.action == "update":
+        report = ws.update_index()
+    else:
+        report = ws.check_index()
+    if args.json:
+        _print_json({**asdict(report), "consistent": report.consistent})
+    else:
+        out.print(
+            escape(
+                f"{args.action}: {report.indexed} of {report.paragraphs} paragraphs indexed "
+                f"({report.kind}, {report.model_id}); added {report.added}, removed {report.removed}"
+            )
+        )
+        if args.action == "check":
+            state = "consistent" if report.consistent else "NOT consistent: run `policy-nlp index update` to repair"
+            out.print(escape(f"{report.missing} missing, {report.stale} stale: {state}"))
+    return 0 if report.consistent else 1
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    years = args.years or []
+    return Filters(
+        bureau=tuple(args.bureau or ()),
+        exclude_bureau=tuple(args.exclude_bureau or ()),
+        level=tuple(args.level or ()),
+        region=tuple(args.region or ()),
+        doc_type=tuple(args.doc_type or ()),
+        year_from=min(years) if years else None,
+        year_to=max(years) if years else None,
+        theme=tuple(_theme_id(t) for t in args.theme or ()),
+    )
+
+
+def _theme_id(name: str) -> str:
+    from .classify import load_taxonomy
+
+    try:
+        return load_taxonomy().get(name).id
+    except KeyError as exc:
+        raise ConfigError(str(exc).strip("'\"")) from None
+
+
+def _hit_json(hit: Hit) -> dict[str, object]:
+    return {**asdict(hit), "count": hit.count}
+
+
+def _hits_table(hits: list[Hit], title: str) -> Table:
+    table = Table(title=escape(title), show_lines=True)
+    for col in ("#", "score", "bureau", "level", "year", "section", "snippet"):
+        table.add_column(col, overflow="fold")
+    for rank, hit in enumerate(hits, 1):
+        years = "-".join(str(y) for y in sorted({min(hit.years), max(hit.years)})) if hit.years else ""
+        copies = f"\n[dim]+{len(hit.duplicates)} near-identical[/dim]" if hit.duplicates else ""
+        table.add_row(
+            str(rank),
+            f"{hit.score:.3f}",
+            escape(hit.bureau or "—"),
+            hit.level,
+            years,
+            escape(hit.section or "(preamble)"),
+            _highlight(hit.snippet, hit.matched_terms) + copies + f"\n[dim]{escape(hit.doc_id)} · ¶{hit.para_id}[/dim]",
+        )
+    return table
+
+
+def _highlight(text: str, terms: list[str]) -> str:
+    """``text`` as rich markup with the matched terms in bold red."""
+    marked = escape(text)
+    for term in terms:  # longest first, so a shorter term inside a longer one is not marked twice
+        marked = marked.replace(escape(term), f"\0{term}\1")
+    return marked.replace("\0", "[bold red]").replace("\1", "[/bold red]")
+
+
+def cmd_search(ws: Workspace, args: argparse.Namespace) -> int:
+    hits = ws.search(args.query, k=args.k, mode=args.mode, filters=_filters(args), group=not args.no_group)
+    if args.json:
+        _print_json([_hit_json(h) for h in hits])
+    elif not hits:
+        out.print("no paragraph matches; loosen the filters or rephrase the query")
+    else:
+        out.print(_hits_table(hits, f"{args.mode} search: {_snippet(args.query, 40)}"))
+    return 0
+
+
+def cmd_similar(ws: Workspace, args: argparse.Namespace) -> int:
+    source = args.source
+    if source.isdigit():
+        results = ws.similar(para_id=int(source), k=args.k, mode=args.mode, filters=_filters(args),
+                             other_bureaus=not args.same_bureau)  # fmt: skip
+    elif Path(source).is_file():
+        results = ws.similar(path=source, k=args.k, mode=args.mode, filters=_filters(args))
+    else:
+        results = ws.similar(text=source, k=args.k, mode=args.mode, filters=_filters(args))
+    if args.json:
+        _print_json([{**asdict(r), "hits": [_hit_json(h) for h in r.hits]} for r in results])
+        return 0
+    for r in results:
+        out.print(_hits_table(r.hits, f"similar to: {r.source_section or _snippet(r.source_text, 40)}"))
+    return 0
+
+
+def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
+    if args.what == "classify":
+        return _evaluate_classify(ws, args)
+    result = ws.evaluate_search(args.queries) if args.queries else ws.evaluate_search()
+    if args.json:
+        _print_json(asdict(result))
+        return 0
+    table = Table(title=f"search quality on {result.queries} judged queries (top 10)")
+    for col in ("queries", "mode", "nDCG@10", "Recall@10", "MRR"):
+        table.add_column(col)
+    groups = {"all": result.overall, **result.by_kind}
+    for name, modes in groups.items():
+        for mode, m in modes.items():
+            table.add_row(name, mode, f"{m['ndcg']:.3f}", f"{m['recall']:.3f}", f"{m['mrr']:.3f}")
+    out.print(table)
+    if result.unmatched_judgements:
+        out.print(f"{result.unmatched_judgements} judged paragraphs are not in this store and were left out")
+    return 0
+
+
+def _evaluate_classify(ws: Workspace, args: argparse.Namespace) -> int:
+    from .classify import format_table
+    from .classify.finetune import evaluate_models
+
+    results = evaluate_models(ws.home)
+    if args.json:
+        _print_json({name: r.to_dict() for name, r in results.items()})
+    else:
+        sys.stdout.write(format_table(results) + "\n")
+    return 0
+
+
+def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
+    from .classify.finetune import train_shipped_model
+
+    summary = train_shipped_model(ws.home, Path(args.output))
+    if args.json:
+        _print_json(summary)
+    else:
+        out.print(escape(f"wrote the theme model to {args.output}; see its README.md for data, metrics and thresholds"))
+    return 0
+
+
+def _prediction_rows(paragraphs: list, predictions: list) -> list[dict[str, object]]:
+    return [
+        {"position": p.position, "section": p.section, "text": p.text, "themes": pred.themes, "scores": pred.scores,
+         **({"evidence": pred.evidence} if pred.evidence else {}), **({"warnings": pred.warnings} if pred.warnings else {})}
+        for p, pred in zip(paragraphs, predictions)
+    ]  # fmt: skip
+
+
+def cmd_tag(ws: Workspace, args: argparse.Namespace) -> int:
+    if args.store:
+        n = ws.tag_store(model=args.model)
+        out.print(f"tagged {n} stored paragraphs") if not args.json else _print_json({"tagged": n})
+        return 0
+    if not args.report:
+        raise ConfigError("give a report file to tag, or --store to tag every stored paragraph")
+    report = ws.tag_report(args.report, model=args.model, explain=args.explain)
+    rows = _prediction_rows(report.document.paragraphs, report.predictions)
+    summary = [asdict(r) for r in report.summary]
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        _print_json({"title": report.document.metadata.title, "summary": summary, "paragraphs": rows})
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["position", "section", "themes", "text"])
+        for r in rows:
+            writer.writerow([r["position"], r["section"], ";".join(r["themes"]), r["text"]])
+    elif fmt == "md":
+        lines = [f"# {report.document.metadata.title}", "", "| theme | paragraphs | share of text |", "| --- | --- | --- |"]
+        lines += [f"| {r['theme']} | {r['paragraphs']} | {r['share']:.0%} |" for r in summary]
+        lines.append("")
+        for r in rows:
+            lines += [f"**¶{r['position']}** {r['section']} — {', '.join(r['themes']) or '(none)'}", "", r["text"], ""]
+        sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        table = Table(title=escape(f"themes of {report.document.metadata.title}"))
+        for col in ("theme", "paragraphs", "share of text"):
+            table.add_column(col)
+        for r in summary:
+            table.add_row(r["theme"], str(r["paragraphs"]), f"{r['share']:.0%}")
+        out.print(table)
+        for r in rows:
+            out.print(f"[cyan]¶{r['position']}[/cyan] [bold]{escape(', '.join(r['themes']) or '—')}[/bold] "
+                      f"[dim]{escape(_snippet(r['text'], 70))}[/dim]")  # fmt: skip
+            for theme, sentences in r.get("evidence", {}).items():
+                out.print(escape(f"    {theme}: {' / '.join(_snippet(x, 50) for x in sentences)}"), highlight=False)
+    return 0
+
+
+def cmd_classify(ws: Workspace, args: argparse.Namespace) -> int:
+    from .tagging import classify_jsonl
+
+    source, target = Path(args.input), Path(args.output)
+    if not source.is_file():
+        raise ConfigError(f"input file {source} does not exist")
+    model = ws.theme_model(args.model)
+    done = failed = 0
+    tmp = target.with_name(target.name + ".part")
+    with tmp.open("w", encoding="utf-8") as sink:
+        for result in classify_jsonl(model, source, explain=args.explain):
+            sink.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            if result.error:
+                failed += 1
+                err.print(escape(f"{source}:{result.line}: {result.error}"), highlight=False)
+            else:
+                done += 1
+    tmp.replace(target)
+    summary = {"output": str(target), "classified": done, "failed": failed}
+    _print_json(summary) if args.json else out.print(escape(f"classified {done} lines, {failed} failed → {target}"))
+    return 1 if failed else 0
+
+
+def cmd_label(ws: Workspace, args: argparse.Namespace) -> int:
+    rows = ws.suggest_labels(args.n, model=args.model)
+    if args.json:
+        _print_json(rows)
+        return 0
+    table = Table(title="least certain paragraphs: label these next (corpus/labels/*.jsonl format)", show_lines=True)
+    for col in ("para_id", "doc_id", "margin", "closest scores", "text"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        close = sorted(r["scores"].items(), key=lambda kv: -kv[1])[:3]
+        table.add_row(str(r["para_id"]), escape(r["doc_id"]), f"{r['margin']:.3f}",
+                      ", ".join(f"{t} {v:.2f}" for t, v in close), escape(_snippet(r["text"], 120)))  # fmt: skip
+    out.print(table)
+    return 0
+
+
 def _snippet(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -166,6 +405,67 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("remove", cmd_remove, "remove a document and its paragraphs from the store")
     p.add_argument("doc", help="document id or the path it was ingested from")
+
+    p = add("index", cmd_index, "build, update or check the search indexes (dense FAISS + BM25)")
+    p.add_argument("action", choices=("build", "update", "check"))
+    p.add_argument("--model", help="build only: sentence-transformers name or folder (default: embedded e5-small)")
+    p.add_argument("--kind", default="flat", help="build only: flat (exact), hnsw, ivfpq or a FAISS factory string")
+
+    filters = argparse.ArgumentParser(add_help=False)
+    g = filters.add_argument_group("filters")
+    g.add_argument("--bureau", action="append", help="only this bureau (substring; repeatable)")
+    g.add_argument("--exclude-bureau", action="append", help="never this bureau (substring; repeatable)")
+    g.add_argument("--level", action="append", help="national, province, city, district, county (repeatable)")
+    g.add_argument("--region", action="append", help="e.g. 吉林省 (substring; repeatable)")
+    g.add_argument("--years", type=_years, help="documents covering these years: 2023 or 2021-2024")
+    g.add_argument("--doc-type", dest="doc_type", action="append", help="e.g. key_points, implementation_opinion")
+    g.add_argument("--theme", action="append", help="theme id or name, e.g. 双减 or safety (needs `tag --store`)")
+    ranking = argparse.ArgumentParser(add_help=False)
+    ranking.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    ranking.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="ranking (default: hybrid)")
+
+    def add_search(name: str, func: Callable[[Workspace, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common, ranking, filters], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add_search("search", cmd_search, "find paragraphs about a phrase or a pasted paragraph")
+    p.add_argument("query")
+    p.add_argument("--no-group", action="store_true", help="list near-identical paragraphs separately")
+
+    p = add_search("similar", cmd_similar, "similar initiatives in other bureaus for a paragraph id, a text or a report file")
+    p.add_argument("source", help="a paragraph id (from search results), a report file, or pasted text")
+    p.add_argument("--same-bureau", action="store_true", help="paragraph id only: also show the same bureau's documents")
+
+    p = add("evaluate", cmd_evaluate, "measure search quality (bm25 / dense / hybrid) or theme classifiers side by side")
+    p.add_argument("what", choices=("search", "classify"))
+    p.add_argument("--queries", help="judged queries JSONL (default: the project's corpus/eval/search_queries.jsonl)")
+
+    model_opt = argparse.ArgumentParser(add_help=False)
+    model_opt.add_argument("--model", help="theme model folder (default: the shipped models/themes-e5-lora)")
+
+    def add_themed(name: str, func: Callable[[Workspace, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common, model_opt], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add_themed("tag", cmd_tag, "tag every paragraph of a report with themes and summarise, or tag the store")
+    p.add_argument("report", nargs="?", help="a report file (.txt .md .html .docx .pdf)")
+    p.add_argument("--store", action="store_true", help="tag every stored paragraph not tagged yet (for --theme filters)")
+    p.add_argument("--format", choices=("table", "json", "md", "csv"), default="table")
+    p.add_argument("--explain", action="store_true", help="show the sentences that drove each theme")
+
+    p = add_themed("classify", cmd_classify, 'classify a JSONL file of {"id": …, "text": …} lines')
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--explain", action="store_true", help="add the sentences that drove each theme")
+
+    p = add_themed("label", cmd_label, "suggest the paragraphs to label next (those the model is least sure of)")
+    p.add_argument("action", choices=("suggest",))
+    p.add_argument("-n", type=int, default=20)
+
+    p = add("train", cmd_train, "train the theme classifier on corpus/labels (reproduces the shipped model)")
+    p.add_argument("--output", default=str(DEFAULT_THEME_MODEL), help="where to write the model folder")
 
     p = add("export", cmd_export, "write paragraphs or documents to .parquet, .jsonl or .csv for notebooks")
     p.add_argument("output", help="output file; its suffix chooses the format")

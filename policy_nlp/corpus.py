@@ -64,6 +64,15 @@ CREATE TABLE IF NOT EXISTS paragraphs (
 );
 CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs(doc_id);
 CREATE INDEX IF NOT EXISTS paragraphs_text_hash ON paragraphs(text_hash);
+CREATE TABLE IF NOT EXISTS paragraph_themes (
+    para_id INTEGER NOT NULL REFERENCES paragraphs(para_id) ON DELETE CASCADE,
+    theme TEXT NOT NULL,
+    score REAL NOT NULL,
+    assigned INTEGER NOT NULL,
+    model_id TEXT NOT NULL,
+    PRIMARY KEY (para_id, theme)
+);
+CREATE INDEX IF NOT EXISTS paragraph_themes_theme ON paragraph_themes(theme, assigned);
 """
 
 _DOC_COLUMNS = (
@@ -330,6 +339,54 @@ class CorpusStore:
         paras = self._conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
         return docs, paras
 
+    # -- themes ------------------------------------------------------------------------------
+
+    def set_themes(self, model_id: str, scores: dict[int, dict[str, float]], assigned: dict[int, list[str]]) -> None:
+        """Replace the theme scores of the given paragraphs (one transaction)."""
+        with self._conn:
+            self._conn.execute(
+                "DELETE FROM paragraph_themes WHERE para_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(scores)),),
+            )
+            self._conn.executemany(
+                "INSERT INTO paragraph_themes (para_id, theme, score, assigned, model_id) VALUES (?, ?, ?, ?, ?)",
+                (
+                    (para_id, theme, float(score), int(theme in assigned.get(para_id, ())), model_id)
+                    for para_id, by_theme in scores.items()
+                    for theme, score in by_theme.items()
+                ),
+            )
+
+    def untagged_paragraph_ids(self, model_id: str) -> list[int]:
+        """Paragraphs without theme scores from ``model_id``."""
+        rows = self._conn.execute(
+            "SELECT para_id FROM paragraphs WHERE para_id NOT IN "
+            "(SELECT para_id FROM paragraph_themes WHERE model_id = ?) ORDER BY para_id",
+            (model_id,),
+        )
+        return [r[0] for r in rows]
+
+    def theme_scores(self, model_id: str) -> dict[int, dict[str, float]]:
+        """Every stored score of ``model_id``: paragraph id -> theme -> score."""
+        found: dict[int, dict[str, float]] = {}
+        for para_id, theme, score in self._conn.execute(
+            "SELECT para_id, theme, score FROM paragraph_themes WHERE model_id = ?", (model_id,)
+        ):
+            found.setdefault(para_id, {})[theme] = score
+        return found
+
+    def themes_of(self, para_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The assigned themes of each paragraph (paragraphs without any are left out)."""
+        rows = self._conn.execute(
+            "SELECT para_id, theme FROM paragraph_themes WHERE assigned = 1 AND para_id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY para_id, score DESC",
+            (json.dumps([int(i) for i in para_ids]),),
+        )
+        found: dict[int, list[str]] = {}
+        for para_id, theme in rows:
+            found.setdefault(para_id, []).append(theme)
+        return found
+
     # -- export ------------------------------------------------------------------------------
 
     def paragraphs_frame(self) -> pd.DataFrame:
@@ -340,6 +397,8 @@ class CorpusStore:
         columns = list(StoredParagraph.__dataclass_fields__)
         frame = pd.DataFrame(rows, columns=columns)
         frame["section"] = frame["section_path"].map(SECTION_SEPARATOR.join)
+        themes = self.themes_of(frame["para_id"].tolist())
+        frame["themes"] = frame["para_id"].map(lambda i: themes.get(i, []))
         return frame
 
     def documents_frame(self) -> pd.DataFrame:
