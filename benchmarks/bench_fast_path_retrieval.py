@@ -1,0 +1,52 @@
+"""Does the int8 fast path retrieve like the float model? Dense and hybrid metrics on the evaluation set.
+
+Usage (a home where corpus/seeds and ../shared/corpus/meiyu are ingested):
+
+    python benchmarks/bench_fast_path_retrieval.py --home /tmp/eval_home
+
+Both encoders embed every paragraph (through the embedding cache, so a second run is fast); the
+indexes are built in memory and nothing in the home's index folder changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from policy_nlp import Workspace
+from policy_nlp.api import DEFAULT_SEARCH_EVAL
+from policy_nlp.embed import EmbeddingCache, embed_passages_cached, load_encoder
+from policy_nlp.index import VectorIndex
+from policy_nlp.search.bm25 import BM25Index
+from policy_nlp.search.engine import SearchEngine
+from policy_nlp.search.evaluate import evaluate, load_queries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True)
+    args = parser.parse_args()
+    with Workspace(args.home) as ws:
+        paragraphs = list(ws.store.iter_paragraphs())
+        ids = np.array([p.para_id for p in paragraphs], dtype=np.int64)
+        texts = [p.text for p in paragraphs]
+        bm25 = BM25Index.build(ids, texts)
+        queries, _ = load_queries(Path(DEFAULT_SEARCH_EVAL), {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
+        vectors = {}
+        for quantize in (False, True):
+            encoder = load_encoder(None, home=ws.home, quantize=quantize, show_progress=True)
+            with EmbeddingCache(home=ws.home) as cache:
+                vectors[quantize] = embed_passages_cached(encoder, texts, cache)
+            dense = VectorIndex.build(ids, vectors[quantize], model_id=encoder.model_id)
+            scores = evaluate(SearchEngine(ws.store, dense, bm25, encoder), queries, modes=("dense", "hybrid"))
+            name = "int8 " if quantize else "float"
+            for mode, s in scores.items():
+                print(f"{name} {mode:6s}  nDCG@10 {s.ndcg:.3f}  Recall@10 {s.recall:.3f}  MRR {s.mrr:.3f}")
+        cosine = np.sum(vectors[False] * vectors[True], axis=1)
+        print(f"int8 vs float cosine over {len(texts)} paragraphs: mean {cosine.mean():.4f}, min {cosine.min():.4f}")
+
+
+if __name__ == "__main__":
+    main()
