@@ -284,7 +284,10 @@ def _prediction_rows(paragraphs: list, predictions: list) -> list[dict[str, obje
 def cmd_tag(ws: Workspace, args: argparse.Namespace) -> int:
     if args.store:
         n = ws.tag_store(model=args.model)
-        out.print(f"tagged {n} stored paragraphs") if not args.json else _print_json({"tagged": n})
+        if args.json:
+            _print_json({"tagged": n})
+        else:
+            out.print(f"tagged {n} stored paragraphs")
         return 0
     if not args.report:
         raise ConfigError("give a report file to tag, or --store to tag every stored paragraph")
@@ -341,8 +344,10 @@ def cmd_classify(ws: Workspace, args: argparse.Namespace) -> int:
             else:
                 done += 1
     tmp.replace(target)
-    summary = {"output": str(target), "classified": done, "failed": failed}
-    _print_json(summary) if args.json else out.print(escape(f"classified {done} lines, {failed} failed → {target}"))
+    if args.json:
+        _print_json({"output": str(target), "classified": done, "failed": failed})
+    else:
+        out.print(escape(f"classified {done} lines, {failed} failed → {target}"))
     return 1 if failed else 0
 
 

@@ -121,7 +121,9 @@ def load_encoder(
     int8 fast path (default: on for the embedded model, off otherwise).
     """
     import torch
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the encoder shows its own progress; weight loading is quick
     torch.set_num_threads(_cpu_count())
     if name is None or name in DEFAULT_NAMES:
         from sentence_transformers import SentenceTransformer
