@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from .classify.finetune import SHIPPED_DIR as DEFAULT_THEME_MODEL
 from .corpus import CorpusStore
 from .errors import ConfigError, DocumentNotFoundError, ModelError, PolicyNLPError
 from .home import resolve_home
@@ -24,8 +26,8 @@ from .schema import SECTION_SEPARATOR, Document, DocumentMetadata
 from .search import indexes
 from .search.engine import DEFAULT_MODE, Hit, SearchEngine
 from .search.evaluate import evaluate, load_queries
-from .tagging import Prediction, TagSummary, ThemeModel, predict, summarise
 from .search.filters import Filters
+from .tagging import Prediction, TagSummary, ThemeModel, predict, summarise
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +36,6 @@ EXPORT_FORMATS = (".parquet", ".jsonl", ".csv")
 #: Paragraphs of a report file shorter than this (titles, bare headings) get no similar-initiative search.
 MIN_SIMILAR_CHARS = 40
 #: The project's judged search queries (paragraphs of corpus/seeds and ../shared/corpus/meiyu).
-DEFAULT_THEME_MODEL = Path(__file__).resolve().parents[1] / "models" / "themes-e5-lora"
 TAG_BATCH = 64
 DEFAULT_SEARCH_EVAL = Path(__file__).resolve().parents[1] / "corpus" / "eval" / "search_queries.jsonl"
 
@@ -228,7 +229,7 @@ class Workspace:
     # -- themes ------------------------------------------------------------------------------
 
     def theme_model(self, path: str | Path | None = None) -> ThemeModel:
-        """The theme classifier in ``path`` (default: the shipped ``models/themes-e5-lora``), loaded once."""
+        """The theme classifier in ``path`` (default: the shipped ``models/themes-e5``), loaded once."""
         folder = Path(path) if path else DEFAULT_THEME_MODEL
         if folder not in self._theme_models:
             if not (folder / "config.json").is_file():
@@ -289,7 +290,9 @@ class TagReport:
 
 
 def _theme_model_id(model: str | Path | None) -> str:
-    return str(Path(model).resolve()) if model else "themes-e5-lora"
+    """Folder name and weights hash: retraining a model makes its old theme scores stale."""
+    folder = Path(model) if model else DEFAULT_THEME_MODEL
+    return f"{folder.name}@{hashlib.sha256((folder / 'adapter.safetensors').read_bytes()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)

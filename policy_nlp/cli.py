@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", help="judged queries JSONL (default: the project's corpus/eval/search_queries.jsonl)")
 
     model_opt = argparse.ArgumentParser(add_help=False)
-    model_opt.add_argument("--model", help="theme model folder (default: the shipped models/themes-e5-lora)")
+    model_opt.add_argument("--model", help="theme model folder (default: the shipped models/themes-e5)")
 
     def add_themed(name: str, func: Callable[[Workspace, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common, model_opt], help=help, description=help)
