@@ -67,7 +67,9 @@ class Backbone:
     def __init__(self, model_dir: Path, sha256: str | None):
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         self.model_dir = Path(model_dir)
         self.sha256 = sha256
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
