@@ -156,8 +156,13 @@ class Workspace:
         return indexes.build(self.store, self.home, model=model, kind=kind, show_progress=progress)
 
     def update_index(self, *, progress: bool = True) -> indexes.IndexReport:
-        """Add new paragraphs to the indexes and drop removed ones (also repairs a disagreement)."""
+        """Add new paragraphs to the indexes and drop removed ones (also repairs a disagreement).
+
+        Builds them (with the embedded model) when they do not exist yet.
+        """
         self._engine = None
+        if not indexes.exists(self.home):
+            return indexes.build(self.store, self.home, show_progress=progress)
         return indexes.update(self.store, self.home, show_progress=progress)
 
     def check_index(self) -> indexes.IndexReport:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .api import DEFAULT_THEME_MODEL, Workspace
+from .api import DEFAULT_THEME_MODEL, IngestOutcome, Workspace
 from .search.engine import DEFAULT_MODE, MODES, Hit
 from .search.filters import Filters
 from .errors import ConfigError, PolicyNLPError
@@ -39,34 +39,60 @@ def _years(value: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"'{value}' is not a year, a range like 2022-2023, or a list like 2022,2023")
 
 
-def cmd_ingest(ws: Workspace, args: argparse.Namespace) -> int:
+def _ingest(ws: Workspace, args: argparse.Namespace) -> list[IngestOutcome]:
     overrides = {
         key: getattr(args, key)
         for key in ("title", "bureau", "level", "region", "years", "doc_type", "script")
         if getattr(args, key) is not None
     }
     outcomes = ws.ingest(args.paths, overrides=overrides or None, max_bytes=int(args.max_mb * 1024 * 1024))
-    failed = [o for o in outcomes if o.status == "failed"]
+    if not outcomes:
+        err.print("no readable files found under the given paths")
+    return outcomes
+
+
+def _ingest_code(outcomes: list[IngestOutcome]) -> int:
+    """1 when nothing was found or any file failed."""
+    return 1 if not outcomes or any(o.status == "failed" for o in outcomes) else 0
+
+
+def _print_ingest_table(ws: Workspace, outcomes: list[IngestOutcome]) -> None:
+    table = Table(title=f"ingested into {ws.store.path}")
+    for col in ("status", "doc_id", "paragraphs", "title / error"):
+        table.add_column(col, justify="right" if col == "paragraphs" else "left")
+    for o in outcomes:
+        style = "red" if o.status == "failed" else None
+        table.add_row(o.status, escape(o.doc_id or o.path), str(o.paragraphs), escape(o.error or o.title), style=style)
+    out.print(table)
+    by_status = {s: sum(o.status == s for o in outcomes) for s in ("added", "replaced", "unchanged", "failed")}
+    docs, paras = ws.store.counts()
+    out.print(
+        ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
+        + f" · the store now holds {docs} documents, {paras} paragraphs"
+    )
+
+
+def cmd_ingest(ws: Workspace, args: argparse.Namespace) -> int:
+    outcomes = _ingest(ws, args)
     if args.json:
         _print_json([asdict(o) for o in outcomes])
     else:
-        table = Table(title=f"ingested into {ws.store.path}")
-        for col in ("status", "doc_id", "paragraphs", "title / error"):
-            table.add_column(col, justify="right" if col == "paragraphs" else "left")
-        for o in outcomes:
-            style = "red" if o.status == "failed" else None
-            table.add_row(o.status, escape(o.doc_id or o.path), str(o.paragraphs), escape(o.error or o.title), style=style)
-        out.print(table)
-        by_status = {s: sum(o.status == s for o in outcomes) for s in ("added", "replaced", "unchanged", "failed")}
-        docs, paras = ws.store.counts()
-        out.print(
-            ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
-            + f" · the store now holds {docs} documents, {paras} paragraphs"
-        )
-    if not outcomes:
-        err.print("no readable files found under the given paths")
-        return 1
-    return 1 if failed else 0
+        _print_ingest_table(ws, outcomes)
+    return _ingest_code(outcomes)
+
+
+def cmd_run(ws: Workspace, args: argparse.Namespace) -> int:
+    outcomes = _ingest(ws, args)
+    if not args.json:
+        _print_ingest_table(ws, outcomes)
+    tagged = ws.tag_store()
+    report = ws.update_index()
+    if args.json:
+        _print_json({"ingest": [asdict(o) for o in outcomes], "tagged": tagged, "index": asdict(report)})
+    else:
+        out.print(escape(f"tagged {tagged} new paragraphs with themes; search index: {report.indexed} paragraphs "
+                         f"({report.added} added, {report.removed} removed)"))  # fmt: skip
+    return _ingest_code(outcomes)
 
 
 def cmd_docs(ws: Workspace, args: argparse.Namespace) -> int:
@@ -389,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("ingest", cmd_ingest, "read reports (files or folders) into the corpus store")
+    ingest_args = argparse.ArgumentParser(add_help=False)
+    p = ingest_args
     p.add_argument("paths", nargs="+", help=".txt .md .html .docx .pdf files, or folders of them")
     p.add_argument("--title", help="set the title of every ingested document")
     p.add_argument("--bureau", help="set the issuing bureau, e.g. xx区教育局")
@@ -401,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024, help="refuse files larger than this"
     )
+    for name, func, help in (
+        ("run", cmd_run, "the main job: ingest reports, tag every new paragraph with themes, update the search index"),
+        ("ingest", cmd_ingest, "read reports (files or folders) into the corpus store"),
+    ):
+        p = sub.add_parser(name, parents=[common, ingest_args], help=help, description=help)
+        p.set_defaults(func=func)
 
     add("docs", cmd_docs, "list the stored documents")
 

@@ -104,3 +104,19 @@ def test_notebook_runs_on_a_tagged_store(ws, monkeypatch):
         if cell["cell_type"] == "code":
             exec("".join(cell["source"]), namespace)  # noqa: S102 - the project's own notebook
     assert len(namespace["docs"]) == 4 and namespace["result"].hits
+
+
+def test_main_job_ingests_tags_and_indexes_in_one_command(tmp_path, e5_home, e5_model_dir, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("models", "cache"):
+        (home / name).symlink_to(e5_home / name, target_is_directory=True)
+    code, out, _ = run_cli(capsys, "run", str(SEEDS / "001_11e03806d8f99e7c.txt"), "--home", str(home), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["ingest"][0]["status"] == "added" and result["tagged"] == 21
+    assert result["index"]["indexed"] == 21 and result["index"]["added"] == 21
+    code, out, _ = run_cli(capsys, "run", str(SEEDS), "--home", str(home), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["tagged"] == 62 and result["index"]["added"] == 62
+    code, out, _ = run_cli(capsys, "search", "双减", "--theme", "双减", "--home", str(home), "--json", "-k", "3")
+    assert code == 0 and all("双减" in h["text"] or "课后" in h["text"] for h in json.loads(out))

@@ -82,10 +82,15 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
     return IndexReport(encoder.model_id, kind, len(ids), len(dense), added=len(ids))
 
 
+def exists(home: Path) -> bool:
+    """Whether the indexes of a home were built."""
+    return (index_dir(home) / DENSE_DIRNAME).is_dir()
+
+
 def load(home: Path) -> tuple[VectorIndex, BM25Index]:
     """Both indexes of a home; a clear error when they were never built."""
     folder = index_dir(home)
-    if not (folder / DENSE_DIRNAME).is_dir():
+    if not exists(home):
         raise SearchIndexError(f"no search index in {home}: run `policy-nlp index build` first")
     return VectorIndex.load(folder / DENSE_DIRNAME), BM25Index.load(folder / BM25_DIRNAME)
 
