@@ -189,7 +189,7 @@ class Workspace:
 
         A stored paragraph never matches its own document; with ``other_bureaus`` it does not match any
         document of the same bureau either. A report file is read (not stored) and each of its paragraphs
-        of at least ``MIN_SIMILAR_CHARS`` characters gets its own results.
+        of at least ``MIN_SIMILAR_CHARS`` characters gets its own results (never from the report itself, if stored).
         """
         if sum(x is not None for x in (para_id, text, path)) != 1:
             raise ConfigError("give exactly one of a paragraph id, a text, or a report file")
@@ -207,6 +207,10 @@ class Workspace:
         if text is not None:
             return [SimilarResult(text, "", None, self.search(text, k=k, mode=mode, filters=filters))]
         doc = ingest_file(Path(path))
+        try:  # a report that is also stored must not find itself
+            filters = replace(filters, exclude_doc_ids=filters.exclude_doc_ids + (self.store.resolve_doc_id(str(path)),))
+        except DocumentNotFoundError:
+            pass
         return [
             SimilarResult(p.text, p.section, None, self.search(p.text, k=k, mode=mode, filters=filters))
             for p in doc.paragraphs

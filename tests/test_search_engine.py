@@ -107,6 +107,8 @@ def test_similar_for_a_new_report_file(seed_ws, tmp_path):
     assert [r.source_section.split(" > ")[-1][:6] for r in results] == ["(一)推进县", "(二)加强校"]
     assert any("校聘" in h.text for h in results[0].hits)
     assert any("安全" in h.text for h in results[1].hits)
+    stored = seed_ws.similar(path=SEED_004, k=5)
+    assert stored and all(h.doc_id != "004_19f5cf095fbe0cc7" for r in stored for h in r.hits)
 
 
 def test_near_duplicates_are_grouped_with_a_count(fresh_ws, tmp_path):
