@@ -63,9 +63,9 @@ def _texts(store: CorpusStore, ids: list[int]) -> list[str]:
     return [texts[i] for i in ids]
 
 
-def _embed(store: CorpusStore, encoder: Encoder, home: Path, ids: list[int]) -> np.ndarray:
+def _embed(encoder: Encoder, home: Path, texts: list[str]) -> np.ndarray:
     with EmbeddingCache(home=home) as cache:
-        return embed_passages_cached(encoder, _texts(store, ids), cache)
+        return embed_passages_cached(encoder, texts, cache)
 
 
 def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str = "flat",
@@ -75,11 +75,12 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
     ids = store.paragraph_ids()
     if not ids:
         raise SearchIndexError("the corpus store is empty: ingest some reports first (`policy-nlp ingest PATH`)")
-    vectors = _embed(store, encoder, home, ids)
+    texts = _texts(store, ids)
+    vectors = _embed(encoder, home, texts)
     fingerprint = store.fingerprint()
     dense = VectorIndex.build(np.asarray(ids, np.int64), vectors, model_id=encoder.model_id, kind=kind,
                               corpus_fingerprint=fingerprint)  # fmt: skip
-    bm25 = BM25Index.build(np.asarray(ids, np.int64), _texts(store, ids))
+    bm25 = BM25Index.build(np.asarray(ids, np.int64), texts)
     dense.save(index_dir(home) / DENSE_DIRNAME)
     bm25.save(index_dir(home) / BM25_DIRNAME)
     return IndexReport(encoder.model_id, kind, len(ids), len(dense), added=len(ids))
@@ -122,13 +123,14 @@ def update(store: CorpusStore, home: Path, *, show_progress: bool = True) -> Ind
     if len(stale):
         dense.remove(stale)
         bm25.remove(stale)
+    texts = dict(zip(missing.tolist(), _texts(store, missing.tolist())))  # read once for both indexes
     new_dense = missing[~np.isin(missing, dense.ids)]
     if len(new_dense):
         encoder = encoder_for(dense.model_id, home, show_progress=show_progress)
-        dense.add(new_dense, _embed(store, encoder, home, new_dense.tolist()))
+        dense.add(new_dense, _embed(encoder, home, [texts[i] for i in new_dense.tolist()]))
     new_bm25 = missing[~np.isin(missing, bm25.ids)]
     if len(new_bm25):
-        bm25.add(new_bm25, _texts(store, new_bm25.tolist()))
+        bm25.add(new_bm25, [texts[i] for i in new_bm25.tolist()])
     dense.corpus_fingerprint = store.fingerprint()
     dense.save(index_dir(home) / DENSE_DIRNAME)
     bm25.save(index_dir(home) / BM25_DIRNAME)
