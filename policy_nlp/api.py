@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from .artifacts import write_file
 from .classify.finetune import SHIPPED_DIR as DEFAULT_THEME_MODEL
 from .corpus import CorpusStore
 from .errors import ConfigError, DocumentNotFoundError, ModelError, PolicyNLPError
@@ -133,15 +134,13 @@ class Workspace:
         if what not in ("paragraphs", "documents"):
             raise ConfigError(f"cannot export '{what}': choose 'paragraphs' or 'documents'")
         frame = self.paragraphs_frame() if what == "paragraphs" else self.documents_frame()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        elif path.suffix == ".jsonl":
-            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        tmp.replace(path)
+        with write_file(path) as tmp:
+            if path.suffix == ".parquet":
+                frame.to_parquet(tmp, index=False)
+            elif path.suffix == ".jsonl":
+                frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+            else:
+                frame.to_csv(tmp, index=False)
         return path
 
     # -- search ------------------------------------------------------------------------------

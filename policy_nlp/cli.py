@@ -166,11 +166,12 @@ def cmd_index(ws: Workspace, args: argparse.Namespace) -> int:
             escape(
                 f"{args.action}: {report.indexed} of {report.paragraphs} paragraphs indexed "
                 f"({report.kind}, {report.model_id}); added {report.added}, removed {report.removed}"
+                + (f", repaired {report.repaired} damaged vectors" if report.repaired else "")
             )
         )
         if args.action == "check":
             state = "consistent" if report.consistent else "NOT consistent: run `policy-nlp index update` to repair"
-            out.print(escape(f"{report.missing} missing, {report.stale} stale: {state}"))
+            out.print(escape(f"{report.missing} missing, {report.stale} stale, {report.damaged} damaged: {state}"))
     return 0 if report.consistent else 1
 
 
@@ -353,6 +354,7 @@ def cmd_tag(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def cmd_classify(ws: Workspace, args: argparse.Namespace) -> int:
+    from .artifacts import write_file
     from .tagging import classify_jsonl
 
     source, target = Path(args.input), Path(args.output)
@@ -360,8 +362,7 @@ def cmd_classify(ws: Workspace, args: argparse.Namespace) -> int:
         raise ConfigError(f"input file {source} does not exist")
     model = ws.theme_model(args.model)
     done = failed = 0
-    tmp = target.with_name(target.name + ".part")
-    with tmp.open("w", encoding="utf-8") as sink:
+    with write_file(target) as tmp, tmp.open("w", encoding="utf-8") as sink:
         for result in classify_jsonl(model, source, explain=args.explain):
             sink.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
             if result.error:
@@ -369,7 +370,6 @@ def cmd_classify(ws: Workspace, args: argparse.Namespace) -> int:
                 err.print(escape(f"{source}:{result.line}: {result.error}"), highlight=False)
             else:
                 done += 1
-    tmp.replace(target)
     if args.json:
         _print_json({"output": str(target), "classified": done, "failed": failed})
     else:

@@ -37,3 +37,7 @@ class SearchIndexError(PolicyNLPError):
 
 class ConfigError(PolicyNLPError):
     """A configuration value (flag, sidecar file, environment variable) is invalid."""
+
+
+class BusyError(PolicyNLPError):
+    """Another process is writing the same index or model and did not finish in time."""

@@ -7,23 +7,19 @@ any faiss factory string.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from policy_nlp import __version__
+from policy_nlp.artifacts import Manifest, read_manifest, write_folder
 from policy_nlp.errors import ConfigError, SearchIndexError
-from policy_nlp.search.atomic import atomic_dir
 
-FORMAT_VERSION = 1
+ARTIFACT = "dense-index"
 INDEX_FILE = "index.faiss"
-MANIFEST_FILE = "manifest.json"
 REBUILD_HINT = "run `policy-nlp index build` to rebuild it"
+REPAIR_HINT = "run `policy-nlp index update` to repair it"
 
 HNSW_M = 32
 HNSW_EF_SEARCH = 64
@@ -31,22 +27,7 @@ IVF_NPROBE = 32
 PQ_DIMS_PER_CODE = 4  # ivfpq: a 4-bit code per 4 dimensions, 48 bytes per 384-d vector
 IVFPQ_MIN_TRAIN = 10_000  # below this, exact search is fast anyway and IVF training is unreliable
 _NORM_TOLERANCE = 1e-3
-
-
-@dataclass(frozen=True)
-class IndexManifest:
-    """What `manifest.json` records about a saved index."""
-
-    format_version: int
-    model_id: str
-    dim: int
-    normalization: str
-    kind: str
-    factory: str
-    count: int
-    corpus_fingerprint: str
-    versions: dict[str, str]
-    created_utc: str
+_CHECK_CHUNK = 65_536  # vectors read back at a time when checking for damage
 
 
 class VectorIndex:
@@ -59,6 +40,7 @@ class VectorIndex:
         self.kind = kind
         self.factory = factory
         self.corpus_fingerprint = corpus_fingerprint
+        self._damaged: np.ndarray | None = None
 
     @classmethod
     def build(cls, ids: np.ndarray, vectors: np.ndarray, *, model_id: str, kind: str = "flat",
@@ -98,7 +80,7 @@ class VectorIndex:
         if len(clash):
             raise SearchIndexError(f"paragraph ids already in the index: {clash[:10].tolist()}; remove them first")
         self._index.add_with_ids(vectors, ids)
-        self.corpus_fingerprint = ""
+        self.corpus_fingerprint, self._damaged = "", None
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove paragraphs by id (unknown ids are ignored); return how many were removed.
@@ -106,7 +88,7 @@ class VectorIndex:
         HNSW graphs cannot delete, so the index is rebuilt from its stored vectors. Clears `corpus_fingerprint`.
         """
         ids = np.unique(np.asarray(ids, dtype=np.int64))
-        self.corpus_fingerprint = ""
+        self.corpus_fingerprint, self._damaged = "", None
         if not isinstance(self._inner(), faiss.IndexHNSW):
             return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
         stored = self._ids_in_storage_order()
@@ -122,9 +104,13 @@ class VectorIndex:
 
         With `allowed_ids`, FAISS only considers those ids, so the result is the top-k of what matches.
         k' is k capped at the number of candidates; an approximate kind may still leave a slot empty
-        (id -1, score -inf).
+        (id -1, score -inf). A damaged stored vector would rank first for every query: refused.
         """
         queries = _as_vectors(query_vectors, self.dim)
+        damaged = self.damaged_ids()
+        if len(damaged):
+            raise SearchIndexError(f"the vector index has {len(damaged)} damaged vectors (paragraphs "
+                                   f"{', '.join(map(str, damaged[:5]))}); {REPAIR_HINT}")
         selector, candidates = None, len(self)
         if allowed_ids is not None:
             allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64))
@@ -139,37 +125,53 @@ class VectorIndex:
 
     def save(self, directory: str | Path) -> None:
         """Write `index.faiss` and `manifest.json` into `directory`, replacing any previous version atomically."""
-        manifest = IndexManifest(
-            format_version=FORMAT_VERSION, model_id=self.model_id, dim=self.dim, normalization="l2",
-            kind=self.kind, factory=self.factory, count=len(self), corpus_fingerprint=self.corpus_fingerprint,
-            versions={"faiss": faiss.__version__, "numpy": np.__version__, "policy_nlp": __version__},
-            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
-        with atomic_dir(Path(directory)) as tmp:
+        manifest = Manifest.new(ARTIFACT, model_id=self.model_id, counts={"paragraphs": len(self)},
+                                settings={"dim": self.dim, "normalization": "l2", "kind": self.kind,
+                                          "factory": self.factory, "corpus_fingerprint": self.corpus_fingerprint},
+                                libraries=(faiss, np))  # fmt: skip
+        with write_folder(Path(directory), manifest) as tmp:
             faiss.write_index(self._index, str(tmp / INDEX_FILE))
-            (tmp / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2),
-                                             encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | Path, *, expected_model_id: str | None = None,
              expected_dim: int | None = None) -> VectorIndex:
-        """Load a saved index, refusing one built with another model or dimension."""
-        manifest = read_manifest(directory)
+        """Load a saved index, refusing one built with another model or dimension, or that disagrees with its manifest."""
+        manifest = load_manifest(directory)
+        dim = manifest.settings["dim"]
         if (expected_model_id is not None and manifest.model_id != expected_model_id) or (
-                expected_dim is not None and manifest.dim != expected_dim):
-            current = f"{expected_model_id or manifest.model_id} ({expected_dim or manifest.dim}-d)"
-            raise SearchIndexError(f"index was built with model {manifest.model_id} ({manifest.dim}-d) "
+                expected_dim is not None and dim != expected_dim):
+            current = f"{expected_model_id or manifest.model_id} ({expected_dim or dim}-d)"
+            raise SearchIndexError(f"index was built with model {manifest.model_id} ({dim}-d) "
                                    f"but the current model is {current}; {REBUILD_HINT}")
         path = Path(directory) / INDEX_FILE
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
             raise SearchIndexError(f"the vector index {path} is missing or damaged; {REBUILD_HINT}") from exc
-        if index.ntotal != manifest.count or index.d != manifest.dim:
-            raise SearchIndexError(f"the vector index {path} does not match its manifest "
-                                   f"({index.ntotal} vs {manifest.count} paragraphs); {REBUILD_HINT}")
-        return cls(index, model_id=manifest.model_id, kind=manifest.kind, factory=manifest.factory,
-                   corpus_fingerprint=manifest.corpus_fingerprint)
+        count = manifest.counts.get("paragraphs")
+        for what, found, recorded in (("dimension", index.d, dim), ("paragraph count", index.ntotal, count)):
+            if found != recorded:
+                raise SearchIndexError(f"the vector index {path} does not match its manifest: {what} {found} in the "
+                                       f"index, {recorded} in the manifest; {REBUILD_HINT}")
+        return cls(index, model_id=manifest.model_id, kind=manifest.settings["kind"],
+                   factory=manifest.settings["factory"], corpus_fingerprint=manifest.settings["corpus_fingerprint"])
+
+    def damaged_ids(self) -> np.ndarray:
+        """Ids whose stored vector is not finite or not of unit length (a damaged file), sorted.
+
+        Checked where the index keeps the vectors themselves (flat, hnsw); compressed kinds report none.
+        """
+        if self._damaged is None:
+            inner, ids = self._inner(), self._ids_in_storage_order()
+            bad = np.zeros(len(ids), bool)
+            if isinstance(inner, (faiss.IndexFlat, faiss.IndexHNSWFlat)):
+                for start in range(0, len(ids), _CHECK_CHUNK):
+                    vectors = inner.reconstruct_n(start, min(_CHECK_CHUNK, len(ids) - start)).astype(np.float64)
+                    with np.errstate(all="ignore"):
+                        norms = np.linalg.norm(vectors, axis=1)
+                    bad[start:start + len(vectors)] = ~(np.abs(norms - 1) <= _NORM_TOLERANCE)  # NaN is damage too
+            self._damaged = np.sort(ids[bad])
+        return self._damaged
 
     def _inner(self) -> faiss.Index:
         """The index that holds the vectors (inside the id map, where there is one)."""
@@ -198,19 +200,24 @@ class VectorIndex:
         return None if selector is None else faiss.SearchParameters(sel=selector)
 
 
-def read_manifest(directory: str | Path) -> IndexManifest:
-    """Read and check `manifest.json`; SearchIndexError when it is missing, unreadable or of another format."""
-    path = Path(directory) / MANIFEST_FILE
-    if not path.is_file():
-        raise SearchIndexError(f"no vector index in {directory}; run `policy-nlp index build` to create it")
+def load_manifest(directory: str | Path) -> Manifest:
+    """The manifest of a saved index (format 1 included); SearchIndexError when it is missing or unreadable."""
     try:
-        manifest = IndexManifest(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise SearchIndexError(f"the index manifest {path} is damaged; {REBUILD_HINT}") from exc
-    if manifest.format_version != FORMAT_VERSION:
-        raise SearchIndexError(f"the index in {directory} has format {manifest.format_version}, this version "
-                               f"reads format {FORMAT_VERSION}; {REBUILD_HINT}")
-    return manifest
+        return read_manifest(directory, ARTIFACT, legacy=_manifest_v1)
+    except FileNotFoundError:
+        raise SearchIndexError(f"no vector index in {directory}; run `policy-nlp index build` to create it") from None
+    except ValueError as exc:
+        raise SearchIndexError(f"the index manifest in {directory} is damaged or of another format; "
+                               f"{REBUILD_HINT}") from exc
+
+
+def _manifest_v1(data: dict) -> Manifest:
+    """A format-1 index manifest (flat fields) read into the current shape."""
+    if data["format_version"] != 1:
+        raise ValueError(f"unknown index format {data['format_version']}")
+    settings = {key: data[key] for key in ("dim", "normalization", "kind", "factory", "corpus_fingerprint")}
+    return Manifest(ARTIFACT, model_id=data["model_id"], counts={"paragraphs": data["count"]}, settings=settings,
+                    versions=data["versions"], created_utc=data["created_utc"], format_version=1)
 
 
 def _factory_for(kind: str, n: int, dim: int) -> str:

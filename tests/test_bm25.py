@@ -99,7 +99,8 @@ def test_save_load_round_trip(tmp_path, index: BM25Index):
     assert files == ["data.csc.index.npy", "doc_offsets.npy", "doc_tokens.npy", "ids.npy", "indices.csc.index.npy",
                      "indptr.csc.index.npy", "manifest.json", "params.index.json", "vocab.index.json"]
     manifest = json.loads((tmp_path / "bm25" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["tokenizer"]["mode"] == "cut_for_search" and manifest["count"] == len(PARAGRAPHS)
+    assert manifest["artifact"] == "bm25-index" and manifest["counts"]["paragraphs"] == len(PARAGRAPHS)
+    assert manifest["settings"]["tokenizer"]["mode"] == "cut_for_search" and manifest["settings"]["k1"] == K1
     loaded = BM25Index.load(tmp_path / "bm25")  # np.load(allow_pickle=False) throughout
     for query in QUERIES:
         for got, expected in zip(loaded.search(query, 10), index.search(query, 10)):
@@ -113,12 +114,25 @@ def test_load_refuses_missing_damaged_or_other_tokenizer(tmp_path, index: BM25In
         BM25Index.load(tmp_path / "nowhere")
     index.save(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
-    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "tokenizer_signature": "other"}))
+    other = {**manifest, "settings": {**manifest["settings"], "tokenizer_signature": "other"}}
+    (tmp_path / "manifest.json").write_text(json.dumps(other))
     with pytest.raises(SearchIndexError, match="other tokenizer settings; run `policy-nlp index build`"):
         BM25Index.load(tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "ids.npy").write_bytes(b"junk")
     with pytest.raises(SearchIndexError, match="damaged"):
+        BM25Index.load(tmp_path)
+
+
+def test_an_index_saved_before_the_common_manifest_still_loads(tmp_path, index: BM25Index):
+    index.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    v1 = {"format_version": 1, "count": len(PARAGRAPHS), "policy_nlp": "0.1.0", "bm25s": "0.2.14",
+          "tokenizer_signature": manifest["settings"]["tokenizer_signature"], "tokenizer": manifest["settings"]["tokenizer"]}
+    (tmp_path / "manifest.json").write_text(json.dumps(v1), encoding="utf-8")
+    assert BM25Index.load(tmp_path).search("县管校聘", 3)[1].tolist() == index.search("县管校聘", 3)[1].tolist()
+    (tmp_path / "manifest.json").write_text(json.dumps({**v1, "count": 3}), encoding="utf-8")
+    with pytest.raises(SearchIndexError, match=f"{len(PARAGRAPHS)} paragraphs, 3 in the manifest"):
         BM25Index.load(tmp_path)
 
 

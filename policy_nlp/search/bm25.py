@@ -8,20 +8,17 @@ so that adding or removing paragraphs rebuilds the index without the original te
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from policy_nlp import __version__
+from policy_nlp.artifacts import Manifest, read_manifest, write_folder
 from policy_nlp.errors import SearchIndexError
-from policy_nlp.search.atomic import atomic_dir
 from policy_nlp.search.tokenize import TOKENIZER_SETTINGS, tokenize, tokenizer_signature
 
-FORMAT_VERSION = 1
-MANIFEST_FILE = "manifest.json"
+ARTIFACT = "bm25-index"
 K1 = 1.5
 B = 0.75
 METHOD = "lucene"
@@ -93,34 +90,38 @@ class BM25Index:
 
     def save(self, directory: str | Path) -> None:
         """Write bm25s's files, the segmented paragraphs and `manifest.json` to `directory`, atomically."""
-        manifest = {"format_version": FORMAT_VERSION, "count": len(self), "policy_nlp": __version__,
-                    "bm25s": bm25s.__version__, "tokenizer_signature": tokenizer_signature(),
-                    "tokenizer": TOKENIZER_SETTINGS}
-        with atomic_dir(Path(directory)) as tmp:
+        manifest = Manifest.new(ARTIFACT, counts={"paragraphs": len(self), "words": len(self._vocab)},
+                                settings={"k1": K1, "b": B, "method": METHOD, "tokenizer": TOKENIZER_SETTINGS,
+                                          "tokenizer_signature": tokenizer_signature()},
+                                libraries=(bm25s, np))  # fmt: skip
+        with write_folder(Path(directory), manifest) as tmp:
             if self._bm25 is not None:
                 self._bm25.save(tmp, show_progress=False)
             np.save(tmp / "ids.npy", self._ids)
             np.save(tmp / "doc_tokens.npy", self._tokens)
             np.save(tmp / "doc_offsets.npy", self._offsets)
-            (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | Path) -> BM25Index:
         """Load a saved index; refuse one segmented with other tokenizer settings."""
         directory = Path(directory)
-        if not (directory / MANIFEST_FILE).is_file():
-            raise SearchIndexError(f"no keyword index in {directory}; run `policy-nlp index build` to create it")
         try:
-            manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+            manifest = read_manifest(directory, ARTIFACT, legacy=_manifest_v1)
             ids, tokens, offsets = (np.load(directory / name, allow_pickle=False)
                                     for name in ("ids.npy", "doc_tokens.npy", "doc_offsets.npy"))
             has_scores = (directory / "params.index.json").is_file()  # absent when no paragraph has a word
             bm25 = bm25s.BM25.load(directory, show_progress=False) if has_scores else None
+        except FileNotFoundError as exc:
+            if not directory.is_dir():
+                raise SearchIndexError(f"no keyword index in {directory}; run `policy-nlp index build` to create it") from exc
+            raise SearchIndexError(f"the keyword index in {directory} is incomplete; {REBUILD_HINT}") from exc
         except (OSError, ValueError, KeyError) as exc:
-            raise SearchIndexError(f"the keyword index in {directory} is damaged; {REBUILD_HINT}") from exc
-        if manifest.get("format_version") != FORMAT_VERSION or manifest.get("count") != len(ids):
-            raise SearchIndexError(f"the keyword index in {directory} is of another format or incomplete; {REBUILD_HINT}")
-        if manifest.get("tokenizer_signature") != tokenizer_signature():
+            raise SearchIndexError(f"the keyword index in {directory} is damaged or of another format; "
+                                   f"{REBUILD_HINT}") from exc
+        if manifest.counts.get("paragraphs") != len(ids):
+            raise SearchIndexError(f"the keyword index in {directory} does not match its manifest: {len(ids)} "
+                                   f"paragraphs, {manifest.counts.get('paragraphs')} in the manifest; {REBUILD_HINT}")
+        if manifest.settings.get("tokenizer_signature") != tokenizer_signature():
             raise SearchIndexError(f"the keyword index in {directory} was segmented with other tokenizer settings; "
                                    f"{REBUILD_HINT}")
         index = cls(ids, bm25.vocab_dict if bm25 else {}, tokens, offsets)
@@ -154,3 +155,12 @@ class BM25Index:
         docs = [doc.tolist() for doc in np.split(self._tokens, self._offsets[1:-1])]
         self._bm25 = bm25s.BM25(k1=K1, b=B, method=METHOD)
         self._bm25.index((docs, dict(self._vocab)), create_empty_token=False, show_progress=False)
+
+
+def _manifest_v1(data: dict) -> Manifest:
+    """A format-1 keyword-index manifest (flat fields) read into the current shape."""
+    if data["format_version"] != 1:
+        raise ValueError(f"unknown keyword index format {data['format_version']}")
+    return Manifest(ARTIFACT, counts={"paragraphs": data["count"]}, format_version=1,
+                    settings={"tokenizer": data["tokenizer"], "tokenizer_signature": data["tokenizer_signature"]},
+                    versions={"policy_nlp": data["policy_nlp"], "bm25s": data["bm25s"]})

@@ -1,11 +1,13 @@
 """Query-time search over a home: dense, BM25 or hybrid ranking, filters, near-duplicate grouping.
 
 Filters become the set of allowed paragraph ids, applied inside FAISS and BM25, so top-k is always
-the top-k of what matches.
+the top-k of what matches. When the store changed after the last index update, the same mechanism
+keeps removed paragraphs out of the results, and a warning says to run `policy-nlp index update`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,8 @@ SNIPPET_CHARS = 90
 #: Hybrid = reciprocal rank fusion of the dense and BM25 rankings, the dense one weighted this much
 #: (BM25 weighs 1). Chosen on the project's evaluation set: see README, "Search quality".
 DENSE_WEIGHT = 0.5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,6 +69,7 @@ class SearchEngine:
                  *, home: Path | None = None) -> None:  # fmt: skip
         self.store, self.dense, self.bm25 = store, dense, bm25
         self._encoder, self._home = encoder, home
+        self._warned_fingerprint = dense.corpus_fingerprint
 
     @classmethod
     def open(cls, store: CorpusStore, home: Path) -> SearchEngine:
@@ -107,16 +112,33 @@ class SearchEngine:
         return rrf([[i for i, _ in run] for run in runs], weights=(DENSE_WEIGHT, 1.0))[:depth]
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
-        if filters is None or not filters.active:
-            return None
-        where, params = filters.to_sql()
-        return np.asarray(self.store.paragraph_ids(where, params), dtype=np.int64)
+        """The paragraph ids a ranking may return; None for all the index holds (when it is in step with the store)."""
+        if filters is not None and filters.active:
+            where, params = filters.to_sql()
+            allowed = np.asarray(self.store.paragraph_ids(where, params), dtype=np.int64)  # stored ids only
+            self._behind()
+            return allowed
+        return np.asarray(self.store.paragraph_ids(), dtype=np.int64) if self._behind() else None
+
+    def _behind(self) -> bool:
+        """Whether the store changed since the index was last written; warns once per change."""
+        fingerprint = self.store.fingerprint()
+        if fingerprint == self.dense.corpus_fingerprint:
+            return False
+        if fingerprint != self._warned_fingerprint:
+            stored = np.asarray(self.store.paragraph_ids(), dtype=np.int64)
+            indexed = np.union1d(self.dense.ids, self.bm25.ids)
+            log.warning("the search index is behind the store (%d removed or changed paragraphs left out, %d new "
+                        "ones not searched yet); run `policy-nlp index update`",
+                        (~np.isin(indexed, stored)).sum(), (~np.isin(stored, indexed)).sum())
+            self._warned_fingerprint = fingerprint
+        return True
 
     def _hits(self, query: str, ranked: list[tuple[int, float]], *, k: int, group: bool) -> list[Hit]:
         if not ranked:
             return []
-        ids = [i for i, _ in ranked]
-        paragraphs = {p.para_id: p for p in self.store.iter_paragraphs(para_ids=ids)}
+        paragraphs = {p.para_id: p for p in self.store.iter_paragraphs(para_ids=[i for i, _ in ranked])}
+        ids = [i for i, _ in ranked if i in paragraphs]  # another process may remove a document meanwhile
         scores = dict(ranked)
         if group:
             groups = group_duplicates(ids, [paragraphs[i].text for i in ids], [scores[i] for i in ids])

@@ -1,8 +1,9 @@
 """The dense (FAISS) and keyword (BM25) indexes of a home, kept in step with the corpus store.
 
 ``build`` embeds every stored paragraph (through the embedding cache, so unchanged paragraphs are
-never encoded twice) and writes both indexes; ``update`` adds the paragraphs the store gained and
-removes those it lost; ``check`` compares indexes and store without changing anything.
+never encoded twice) and writes both indexes; ``update`` adds the paragraphs the store gained,
+removes those it lost and re-embeds damaged vectors; ``check`` compares indexes and store without
+changing anything. Build and update hold the index folder's writer lock, so a second writer waits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts import locked
 from ..corpus import CorpusStore
 from ..embed import EmbeddingCache, Encoder, embed_passages_cached, load_encoder
 from ..embed.encoder import DEFAULT_MODEL_ID, INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX
@@ -36,10 +38,12 @@ class IndexReport:
     removed: int = 0
     missing: int = 0  # in the store, not in an index
     stale: int = 0  # in an index, no longer in the store
+    damaged: int = 0  # stored vectors that are not finite or not of unit length
+    repaired: int = 0  # damaged vectors embedded again
 
     @property
     def consistent(self) -> bool:
-        return self.missing == 0 and self.stale == 0
+        return self.missing == 0 and self.stale == 0 and self.damaged == 0
 
 
 def index_dir(home: Path) -> Path:
@@ -75,14 +79,15 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
     ids = store.paragraph_ids()
     if not ids:
         raise SearchIndexError("the corpus store is empty: ingest some reports first (`policy-nlp ingest PATH`)")
-    texts = _texts(store, ids)
-    vectors = _embed(encoder, home, texts)
-    fingerprint = store.fingerprint()
-    dense = VectorIndex.build(np.asarray(ids, np.int64), vectors, model_id=encoder.model_id, kind=kind,
-                              corpus_fingerprint=fingerprint)  # fmt: skip
-    bm25 = BM25Index.build(np.asarray(ids, np.int64), texts)
-    dense.save(index_dir(home) / DENSE_DIRNAME)
-    bm25.save(index_dir(home) / BM25_DIRNAME)
+    with locked(index_dir(home)):
+        texts = _texts(store, ids)
+        vectors = _embed(encoder, home, texts)
+        fingerprint = store.fingerprint()
+        dense = VectorIndex.build(np.asarray(ids, np.int64), vectors, model_id=encoder.model_id, kind=kind,
+                                  corpus_fingerprint=fingerprint)  # fmt: skip
+        bm25 = BM25Index.build(np.asarray(ids, np.int64), texts)
+        dense.save(index_dir(home) / DENSE_DIRNAME)
+        bm25.save(index_dir(home) / BM25_DIRNAME)
     return IndexReport(encoder.model_id, kind, len(ids), len(dense), added=len(ids))
 
 
@@ -109,30 +114,34 @@ def _differences(store: CorpusStore, dense: VectorIndex, bm25: BM25Index) -> tup
 
 
 def check(store: CorpusStore, home: Path) -> IndexReport:
-    """Compare indexes and store; changes nothing."""
+    """Compare indexes and store, and look for damaged vectors; changes nothing."""
     dense, bm25 = load(home)
     missing, stale = _differences(store, dense, bm25)
     return IndexReport(dense.model_id, dense.kind, store.counts()[1], len(dense), missing=len(missing),
-                       stale=len(stale))  # fmt: skip
+                       stale=len(stale), damaged=len(dense.damaged_ids()))  # fmt: skip
 
 
 def update(store: CorpusStore, home: Path, *, show_progress: bool = True) -> IndexReport:
-    """Bring both indexes in step with the store: embed and add new paragraphs, drop removed ones."""
-    dense, bm25 = load(home)
-    missing, stale = _differences(store, dense, bm25)
-    if len(stale):
-        dense.remove(stale)
-        bm25.remove(stale)
-    texts = dict(zip(missing.tolist(), _texts(store, missing.tolist())))  # read once for both indexes
-    new_dense = missing[~np.isin(missing, dense.ids)]
-    if len(new_dense):
-        encoder = encoder_for(dense.model_id, home, show_progress=show_progress)
-        dense.add(new_dense, _embed(encoder, home, [texts[i] for i in new_dense.tolist()]))
-    new_bm25 = missing[~np.isin(missing, bm25.ids)]
-    if len(new_bm25):
-        bm25.add(new_bm25, [texts[i] for i in new_bm25.tolist()])
-    dense.corpus_fingerprint = store.fingerprint()
-    dense.save(index_dir(home) / DENSE_DIRNAME)
-    bm25.save(index_dir(home) / BM25_DIRNAME)
-    return IndexReport(dense.model_id, dense.kind, store.counts()[1], len(dense), added=len(missing),
-                       removed=len(stale))  # fmt: skip
+    """Bring both indexes in step with the store: embed and add new paragraphs, drop removed ones, re-embed damaged ones."""
+    with locked(index_dir(home)):
+        dense, bm25 = load(home)
+        missing, stale = _differences(store, dense, bm25)
+        damaged = dense.damaged_ids()
+        if len(stale) or len(damaged):
+            dense.remove(np.concatenate([stale, damaged]))
+            bm25.remove(stale)
+        repaired = damaged[~np.isin(damaged, stale)]
+        missing = np.union1d(missing, repaired)
+        texts = dict(zip(missing.tolist(), _texts(store, missing.tolist())))  # read once for both indexes
+        new_dense = missing[~np.isin(missing, dense.ids)]
+        if len(new_dense):
+            encoder = encoder_for(dense.model_id, home, show_progress=show_progress)
+            dense.add(new_dense, _embed(encoder, home, [texts[i] for i in new_dense.tolist()]))
+        new_bm25 = missing[~np.isin(missing, bm25.ids)]
+        if len(new_bm25):
+            bm25.add(new_bm25, [texts[i] for i in new_bm25.tolist()])
+        dense.corpus_fingerprint = store.fingerprint()
+        dense.save(index_dir(home) / DENSE_DIRNAME)
+        bm25.save(index_dir(home) / BM25_DIRNAME)
+    return IndexReport(dense.model_id, dense.kind, store.counts()[1], len(dense), added=len(missing) - len(repaired),
+                       removed=len(stale), repaired=len(repaired))  # fmt: skip
