@@ -265,3 +265,18 @@ def test_a_manifest_that_disagrees_with_the_index_names_what_differs(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(SearchIndexError, match=f"paragraph count {N} in the index, {N + 1} in the manifest"):
         VectorIndex.load(tmp_path)
+
+
+def test_a_writer_killed_mid_save_leaves_the_old_index_and_no_stuck_lock(tmp_path):
+    target = tmp_path / "index"
+    VectorIndex.build(IDS[:100], VECTORS[:100], model_id="old").save(target)
+    writer = subprocess.Popen([sys.executable, "-c", _SLOW_SAVE, str(target), str(tmp_path / "a"), "killed", "60"])
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "a").exists() and writer.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.kill()  # SIGKILL while it holds the lock with a half-made temp folder
+    writer.wait(timeout=60)
+    assert VectorIndex.load(target).model_id == "old"
+    VectorIndex.build(IDS[:50], VECTORS[:50], model_id="new").save(target)  # the kernel freed the lock
+    assert VectorIndex.load(target).model_id == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "index"]  # the killed writer's temp folder is swept

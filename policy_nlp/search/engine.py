@@ -69,7 +69,7 @@ class SearchEngine:
                  *, home: Path | None = None) -> None:  # fmt: skip
         self.store, self.dense, self.bm25 = store, dense, bm25
         self._encoder, self._home = encoder, home
-        self._warned_fingerprint = dense.corpus_fingerprint
+        self._checked: tuple[str, bool] | None = None  # (store fingerprint, whether the index holds removed ids)
 
     @classmethod
     def open(cls, store: CorpusStore, home: Path) -> SearchEngine:
@@ -121,18 +121,19 @@ class SearchEngine:
         return np.asarray(self.store.paragraph_ids(), dtype=np.int64) if self._behind() else None
 
     def _behind(self) -> bool:
-        """Whether the store changed since the index was last written; warns once per change."""
+        """Whether the index holds paragraphs the store no longer has; warns once per change of the store."""
         fingerprint = self.store.fingerprint()
         if fingerprint == self.dense.corpus_fingerprint:
             return False
-        if fingerprint != self._warned_fingerprint:
+        if self._checked is None or self._checked[0] != fingerprint:
             stored = np.asarray(self.store.paragraph_ids(), dtype=np.int64)
             indexed = np.union1d(self.dense.ids, self.bm25.ids)
-            log.warning("the search index is behind the store (%d removed or changed paragraphs left out, %d new "
-                        "ones not searched yet); run `policy-nlp index update`",
-                        (~np.isin(indexed, stored)).sum(), (~np.isin(stored, indexed)).sum())
-            self._warned_fingerprint = fingerprint
-        return True
+            removed, new = (~np.isin(indexed, stored)).sum(), (~np.isin(stored, indexed)).sum()
+            if removed or new:
+                log.warning("the search index is behind the store (%d removed or changed paragraphs left out, %d "
+                            "new ones not searched yet); run `policy-nlp index update`", removed, new)
+            self._checked = (fingerprint, bool(removed))
+        return self._checked[1]
 
     def _hits(self, query: str, ranked: list[tuple[int, float]], *, k: int, group: bool) -> list[Hit]:
         if not ranked:
