@@ -9,6 +9,7 @@ so that adding or removing paragraphs rebuilds the index without the original te
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from policy_nlp import __version__
 from policy_nlp.errors import SearchIndexError
 from policy_nlp.search.atomic import atomic_dir
 from policy_nlp.search.tokenize import TOKENIZER_SETTINGS, tokenize, tokenizer_signature
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
