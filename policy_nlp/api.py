@@ -20,9 +20,9 @@ from .classify.finetune import SHIPPED_DIR as DEFAULT_THEME_MODEL
 from .corpus import CorpusStore
 from .errors import ConfigError, DocumentNotFoundError, ModelError, PolicyNLPError
 from .home import resolve_home
-from .resources import shipped
 from .ingest import DEFAULT_MAX_BYTES, ingest_file, iter_document_paths
 from .ingest.metadata import apply_overrides
+from .resources import shipped
 from .schema import SECTION_SEPARATOR, Document, DocumentMetadata
 from .search import indexes
 from .search.engine import DEFAULT_MODE, Hit, SearchEngine

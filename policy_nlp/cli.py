@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
 from dataclasses import asdict
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,20 +32,18 @@ def _print_json(data: object) -> None:
 
 def _years(value: str) -> list[int]:
     """``2023`` or ``2022-2023`` or ``2022,2023`` → a sorted list of years between YEAR_MIN and YEAR_MAX."""
+    is_range = "-" in value
     try:
-        if "-" in value:
-            lo, hi = (int(v) for v in value.split("-", 1))
-            years = [lo, hi]
-        else:
-            years = sorted(int(v) for v in value.split(","))
+        years = [int(v) for v in value.split("-", 1)] if is_range else sorted(int(v) for v in value.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{value}' is not a year, a range like 2022-2023, or a list like 2022,2023")
     for year in years:
         if not YEAR_MIN <= year <= YEAR_MAX:
             raise argparse.ArgumentTypeError(f"year {year} is outside {YEAR_MIN}-{YEAR_MAX}")
-    if "-" not in value:
+    if not is_range:
         return years
-    if years[0] > years[1]:
+    lo, hi = years
+    if lo > hi:
         raise argparse.ArgumentTypeError(f"'{value}' is an empty range: write the earlier year first ({hi}-{lo})")
     return list(range(lo, hi + 1))
 
@@ -399,7 +397,8 @@ def cmd_label(ws: Workspace, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
         return 0
-    table = Table(title="least certain paragraphs: label these next (policy_nlp/data/labels/*.jsonl format)", show_lines=True)
+    title = "least certain paragraphs: label these next (policy_nlp/data/labels/*.jsonl format)"
+    table = Table(title=title, show_lines=True)
     for col in ("para_id", "doc_id", "margin", "closest scores", "text"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -421,14 +420,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
-    """``--home`` and ``--json``, accepted before and after the sub-command (``default`` SUPPRESS after it,
-    so that a value given before is kept)."""
+def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """``--home`` and ``--json``, accepted before and after the sub-command: after it they have no default,
+    so that a value given before it is kept."""
+    home, as_json = (argparse.SUPPRESS, argparse.SUPPRESS) if after_command else (None, False)
     parser.add_argument(
-        "--home", default=default,
+        "--home", default=home,
         help="where the store, indexes and models live (default: $POLICY_NLP_HOME or the user data dir)",
     )  # fmt: skip
-    parser.add_argument("--json", action="store_true", default=default, help="print machine-readable JSON on stdout")
+    parser.add_argument("--json", action="store_true", default=as_json, help="print machine-readable JSON on stdout")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -437,10 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search and tag Chinese education-bureau policy texts, offline.",
     )
     parser.add_argument("--version", action="version", version=f"policy_nlp {__version__}")
-    _add_common(parser, None)
-    parser.set_defaults(json=False)
+    _add_common(parser, after_command=False)
     common = argparse.ArgumentParser(add_help=False)
-    _add_common(common, argparse.SUPPRESS)
+    _add_common(common, after_command=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[Workspace, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
