@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -565,6 +566,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except PolicyNLPError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        return 1
+    except sqlite3.OperationalError as exc:  # a cache database on a full or read-only disk: still one line
+        err.print(f"[red]error:[/red] {escape(str(exc))}: free some space or use --home with a folder you can "
+                  "write to", highlight=False)  # fmt: skip
         return 1
     except OSError as exc:  # a file or folder the library did not expect to fail: still one line
         where = f": {exc.filename}" if exc.filename else ""

@@ -9,6 +9,7 @@ import logging
 import os
 import pathlib
 import shutil
+import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -138,6 +139,15 @@ def test_two_ingests_of_the_same_file_at_once_both_succeed(tmp_path, seed_path, 
     assert not errors and sorted(results) == ["added", "unchanged"]
     with CorpusStore.in_home(home) as store:
         assert store.counts() == (1, 12)
+
+
+def test_a_full_disk_under_a_cache_database_is_one_line_too(cli, tmp_path, monkeypatch):
+    def full(self: Workspace) -> list:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Workspace, "documents", full)
+    code, _, err = cli("docs", "--home", str(tmp_path / "home"))
+    assert code == 1 and "database or disk is full: free some space" in _one_line_error(err)
 
 
 # --- defect 6: option values ---------------------------------------------------------------------
