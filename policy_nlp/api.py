@@ -23,6 +23,7 @@ from .errors import ConfigError, DocumentNotFoundError, ModelError, PolicyNLPErr
 from .home import resolve_home
 from .ingest import DEFAULT_MAX_BYTES, ingest_file, iter_document_paths
 from .ingest.metadata import apply_overrides
+from .resources import shipped
 from .schema import SECTION_SEPARATOR, Document, DocumentMetadata
 from .search import indexes
 from .search.engine import DEFAULT_MODE, Hit, SearchEngine
@@ -34,11 +35,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXPORT_FORMATS = (".parquet", ".jsonl", ".csv")
+#: The most results one search may ask for.
+MAX_RESULTS = 1000
 #: Paragraphs of a report file shorter than this (titles, bare headings) get no similar-initiative search.
 MIN_SIMILAR_CHARS = 40
-#: The project's judged search queries (paragraphs of corpus/seeds and ../shared/corpus/meiyu).
 TAG_BATCH = 64
-DEFAULT_SEARCH_EVAL = Path(__file__).resolve().parents[1] / "corpus" / "eval" / "search_queries.jsonl"
+#: The project's judged search queries (paragraphs of corpus/seeds and ../shared/corpus/meiyu).
+DEFAULT_SEARCH_EVAL = shipped("data", "eval", "search_queries.jsonl")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,14 @@ class IngestOutcome:
 
 
 class Workspace:
-    """The corpus store (and, later, indexes and models) under one home directory."""
+    """The corpus store, indexes and models under one home directory.
 
-    def __init__(self, home: str | Path | None = None) -> None:
-        self.home = resolve_home(home)
-        self.store = CorpusStore.in_home(self.home)
+    ``read_only`` never writes to the store (listing, showing and searching work in a read-only home).
+    """
+
+    def __init__(self, home: str | Path | None = None, *, read_only: bool = False) -> None:
+        self.home = resolve_home(home, create=not read_only)
+        self.store = CorpusStore.in_home(self.home, read_only=read_only)
         self._engine: SearchEngine | None = None
         self._theme_models: dict[Path, ThemeModel] = {}
 
@@ -99,10 +105,15 @@ class Workspace:
         return outcomes
 
     def _ingest_one(self, path: Path, overrides: dict[str, object] | None, max_bytes: int) -> IngestOutcome:
+        if path.is_dir() and not path.is_symlink():  # the walk yields a folder only when it cannot open it
+            return IngestOutcome(str(path), "failed", error="cannot open this folder: check that you may read it")
         try:
             doc = ingest_file(path, overrides=overrides, max_bytes=max_bytes)
         except PolicyNLPError as exc:  # bad file or bad sidecar: report it, go on with the rest
             return IngestOutcome(str(path), "failed", error=str(exc))
+        except OSError as exc:  # unreadable, or gone since the folder was listed
+            return IngestOutcome(str(path), "failed", error=f"cannot read the file ({exc.strerror or exc}): "
+                                                            "check that you may read it")  # fmt: skip
         result = self.store.add_document(doc)
         return IngestOutcome(str(path), result.status, result.doc_id, result.paragraphs, doc.metadata.title)
 
@@ -171,6 +182,8 @@ class Workspace:
     def search(self, query: str, *, k: int = 10, mode: str = DEFAULT_MODE, filters: Filters | None = None,
                group: bool = True) -> list[Hit]:
         """Paragraphs most relevant to a phrase or a pasted paragraph, near-duplicates grouped."""
+        if not 1 <= k <= MAX_RESULTS:
+            raise ConfigError(f"ask for between 1 and {MAX_RESULTS} results, not {k}")
         return self.engine.search(query, k=k, mode=mode, filters=filters, group=group)
 
     def similar(
@@ -237,7 +250,7 @@ class Workspace:
     # -- themes ------------------------------------------------------------------------------
 
     def theme_model(self, path: str | Path | None = None) -> ThemeModel:
-        """The theme classifier in ``path`` (default: the shipped ``models/themes-e5``), loaded once."""
+        """The theme classifier in ``path`` (default: the shipped ``policy_nlp/models/themes-e5``), loaded once."""
         folder = Path(path) if path else DEFAULT_THEME_MODEL
         if folder not in self._theme_models:
             if not (folder / "config.json").is_file():

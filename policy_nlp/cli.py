@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .api import DEFAULT_THEME_MODEL, IngestOutcome, Workspace
+from .api import DEFAULT_THEME_MODEL, MAX_RESULTS, IngestOutcome, Workspace
 from .search.engine import DEFAULT_MODE, MODES, Hit
 from .search.filters import Filters
 from .errors import ConfigError, PolicyNLPError
 from .ingest import DEFAULT_MAX_BYTES
+from .schema import YEAR_MAX, YEAR_MIN
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
@@ -29,14 +32,32 @@ def _print_json(data: object) -> None:
 
 
 def _years(value: str) -> list[int]:
-    """``2023`` or ``2022-2023`` or ``2022,2023`` → a sorted list of years."""
+    """``2023`` or ``2022-2023`` or ``2022,2023`` → a sorted list of years between YEAR_MIN and YEAR_MAX."""
+    is_range = "-" in value
     try:
-        if "-" in value:
-            lo, hi = (int(v) for v in value.split("-", 1))
-            return list(range(lo, hi + 1))
-        return sorted(int(v) for v in value.split(","))
+        years = [int(v) for v in value.split("-", 1)] if is_range else sorted(int(v) for v in value.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{value}' is not a year, a range like 2022-2023, or a list like 2022,2023")
+    for year in years:
+        if not YEAR_MIN <= year <= YEAR_MAX:
+            raise argparse.ArgumentTypeError(f"year {year} is outside {YEAR_MIN}-{YEAR_MAX}")
+    if not is_range:
+        return years
+    lo, hi = years
+    if lo > hi:
+        raise argparse.ArgumentTypeError(f"'{value}' is an empty range: write the earlier year first ({hi}-{lo})")
+    return list(range(lo, hi + 1))
+
+
+def _result_count(value: str) -> int:
+    """``-k``: a whole number of results from 1 to MAX_RESULTS."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number")
+    if not 1 <= k <= MAX_RESULTS:
+        raise argparse.ArgumentTypeError(f"give between 1 and {MAX_RESULTS} results, not {k}")
+    return k
 
 
 def _ingest(ws: Workspace, args: argparse.Namespace) -> list[IngestOutcome]:
@@ -185,17 +206,8 @@ def _filters(args: argparse.Namespace) -> Filters:
         doc_type=tuple(args.doc_type or ()),
         year_from=min(years) if years else None,
         year_to=max(years) if years else None,
-        theme=tuple(_theme_id(t) for t in args.theme or ()),
+        theme=tuple(args.theme or ()),
     )
-
-
-def _theme_id(name: str) -> str:
-    from .classify import load_taxonomy
-
-    try:
-        return load_taxonomy().get(name).id
-    except KeyError as exc:
-        raise ConfigError(str(exc).strip("'\"")) from None
 
 
 def _hit_json(hit: Hit) -> dict[str, object]:
@@ -362,6 +374,10 @@ def cmd_classify(ws: Workspace, args: argparse.Namespace) -> int:
         raise ConfigError(f"input file {source} does not exist")
     model = ws.theme_model(args.model)
     done = failed = 0
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder for --output {target} ({exc.strerror or exc})") from exc
     with write_file(target) as tmp, tmp.open("w", encoding="utf-8") as sink:
         for result in classify_jsonl(model, source, explain=args.explain):
             sink.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
@@ -382,7 +398,8 @@ def cmd_label(ws: Workspace, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
         return 0
-    table = Table(title="least certain paragraphs: label these next (corpus/labels/*.jsonl format)", show_lines=True)
+    title = "least certain paragraphs: label these next (policy_nlp/data/labels/*.jsonl format)"
+    table = Table(title=title, show_lines=True)
     for col in ("para_id", "doc_id", "margin", "closest scores", "text"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -397,17 +414,33 @@ def _snippet(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit code 2), like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """``--home`` and ``--json``, accepted before and after the sub-command: after it they have no default,
+    so that a value given before it is kept."""
+    home, as_json = (argparse.SUPPRESS, argparse.SUPPRESS) if after_command else (None, False)
+    parser.add_argument(
+        "--home", default=home,
+        help="where the store, indexes and models live (default: $POLICY_NLP_HOME or the user data dir)",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", default=as_json, help="print machine-readable JSON on stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="policy-nlp",
         description="Search and tag Chinese education-bureau policy texts, offline.",
     )
     parser.add_argument("--version", action="version", version=f"policy_nlp {__version__}")
+    _add_common(parser, after_command=False)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--home", help="where the store, indexes and models live (default: $POLICY_NLP_HOME or the user data dir)"
-    )
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    _add_common(common, after_command=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[Workspace, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
@@ -459,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--doc-type", dest="doc_type", action="append", help="e.g. key_points, implementation_opinion")
     g.add_argument("--theme", action="append", help="theme id or name, e.g. 双减 or safety (needs `tag --store`)")
     ranking = argparse.ArgumentParser(add_help=False)
-    ranking.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    ranking.add_argument("-k", type=_result_count, default=10, help=f"number of results, 1 to {MAX_RESULTS} (default 10)")
     ranking.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="ranking (default: hybrid)")
 
     def add_search(name: str, func: Callable[[Workspace, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
@@ -477,10 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("evaluate", cmd_evaluate, "measure search quality (bm25 / dense / hybrid) or theme classifiers side by side")
     p.add_argument("what", choices=("search", "classify"))
-    p.add_argument("--queries", help="judged queries JSONL (default: the project's corpus/eval/search_queries.jsonl)")
+    p.add_argument("--queries", help="judged queries JSONL (default: the shipped policy_nlp/data/eval/search_queries.jsonl)")
 
     model_opt = argparse.ArgumentParser(add_help=False)
-    model_opt.add_argument("--model", help="theme model folder (default: the shipped models/themes-e5)")
+    model_opt.add_argument("--model", help="theme model folder (default: the shipped policy_nlp/models/themes-e5)")
 
     def add_themed(name: str, func: Callable[[Workspace, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common, model_opt], help=help, description=help)
@@ -502,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("suggest",))
     p.add_argument("-n", type=int, default=20)
 
-    p = add("train", cmd_train, "train the theme classifier on corpus/labels (reproduces the shipped model)")
+    p = add("train", cmd_train, "train the theme classifier on policy_nlp/data/labels (reproduces the shipped model)")
     p.add_argument("--output", default=str(DEFAULT_THEME_MODEL), help="where to write the model folder")
 
     p = add("export", cmd_export, "write paragraphs or documents to .parquet, .jsonl or .csv for notebooks")
@@ -511,16 +544,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that only read the store: they open it read-only, so they work in a read-only home.
+READ_ONLY_COMMANDS = ("docs", "show", "search", "similar", "export", "evaluate", "classify")
+
+
+def _read_only(args: argparse.Namespace) -> bool:
+    if args.command == "tag":
+        return not args.store
+    if args.command == "index":
+        return args.action == "check"
+    return args.command in READ_ONLY_COMMANDS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with Workspace(args.home) as ws:
+        with Workspace(args.home, read_only=_read_only(args)) as ws:
             return args.func(ws, args)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except PolicyNLPError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        return 1
+    except sqlite3.OperationalError as exc:  # a cache database on a full or read-only disk: still one line
+        err.print(f"[red]error:[/red] {escape(str(exc))}: free some space or use --home with a folder you can "
+                  "write to", highlight=False)  # fmt: skip
+        return 1
+    except OSError as exc:  # a file or folder the library did not expect to fail: still one line
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"[red]error:[/red] {escape(str(exc.strerror or exc) + where)}", highlight=False)
         return 1
     except KeyboardInterrupt:
         err.print("interrupted; everything stored before the interruption is kept")

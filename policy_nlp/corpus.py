@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 STORE_FILENAME = "corpus.sqlite"
+#: How long a writer waits for another one (a concurrent ingest) before giving up.
+BUSY_TIMEOUT_S = 30
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,32 +116,54 @@ class StoredParagraph:
 
 
 class CorpusStore:
-    """Documents and paragraphs in SQLite. Use as a context manager, or call ``close()``."""
+    """Documents and paragraphs in SQLite. Use as a context manager, or call ``close()``.
 
-    def __init__(self, path: str | Path) -> None:
+    ``read_only`` opens the file without ever writing to it (a read-only home still lists and searches);
+    a store that does not exist yet then reads as empty.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         try:
-            self._conn = sqlite3.connect(self.path, timeout=30)
+            if read_only:
+                self._conn = _connect_read_only(self.path)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.executescript(_SCHEMA)
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(_SCHEMA)
             self._check_schema_version()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open the corpus store at {self.path}: {exc}. "
-                "If the file is damaged, move it away and ingest the reports again."
-            ) from exc
+            raise _store_error(self.path, exc) from exc
+        except OSError as exc:
+            raise StoreError(f"cannot open the corpus store at {self.path} ({exc.strerror or exc}): "
+                             "use --home with a folder you can write to") from exc  # fmt: skip
 
     @classmethod
-    def in_home(cls, home: Path) -> CorpusStore:
+    def in_home(cls, home: Path, *, read_only: bool = False) -> CorpusStore:
         """The store that lives in a policy_nlp home directory."""
-        return cls(home / STORE_FILENAME)
+        return cls(home / STORE_FILENAME, read_only=read_only)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction that waits for other writers; operational failures become one-line StoreErrors.
+
+        ``BEGIN IMMEDIATE`` takes the write lock before anything is read, so two ingests of the same
+        file run one after the other (the second finds the first's document) instead of colliding.
+        """
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield
+        except sqlite3.OperationalError as exc:  # full disk, read-only file, busy: not a bug in this package
+            raise _store_error(self.path, exc) from exc
 
     def _check_schema_version(self) -> None:
         row = self._conn.execute("SELECT value FROM store_info WHERE key = 'schema_version'").fetchone()
         if row is None:
-            with self._conn:
+            with self._writing():
                 self._conn.execute(
                     "INSERT INTO store_info (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -161,16 +186,16 @@ class CorpusStore:
 
     def add_document(self, doc: Document) -> AddResult:
         """Store ``doc``: a no-op if the same content is stored, a replacement if its file changed."""
-        same = self._conn.execute(
-            "SELECT doc_id, source_path FROM documents WHERE content_hash = ?", (doc.content_hash,)
-        ).fetchone()
-        if same is not None:
-            return AddResult(same[0], "unchanged", self._count_paragraphs(same[0]))
-        previous = self._conn.execute(
-            "SELECT doc_id FROM documents WHERE source_path = ?", (doc.source_path,)
-        ).fetchone()
-        doc_id = previous[0] if previous else self._free_doc_id(doc.doc_id, doc.content_hash)
-        with self._conn:  # one transaction: all of the document or none of it
+        with self._writing():  # one transaction: all of the document or none of it
+            same = self._conn.execute(
+                "SELECT doc_id, source_path FROM documents WHERE content_hash = ?", (doc.content_hash,)
+            ).fetchone()
+            if same is not None:
+                return AddResult(same[0], "unchanged", self._count_paragraphs(same[0]))
+            previous = self._conn.execute(
+                "SELECT doc_id FROM documents WHERE source_path = ?", (doc.source_path,)
+            ).fetchone()
+            doc_id = previous[0] if previous else self._free_doc_id(doc.doc_id, doc.content_hash)
             if previous:
                 self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             self._insert_document(doc_id, doc)
@@ -215,7 +240,7 @@ class CorpusStore:
     def remove_document(self, doc_id: str) -> int:
         """Delete a document and its paragraphs; returns how many paragraphs went with it."""
         n = self._count_paragraphs(doc_id)
-        with self._conn:
+        with self._writing():
             cur = self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         if cur.rowcount == 0:
             raise DocumentNotFoundError(f"no document '{doc_id}' in the store; `policy-nlp docs` lists them")
@@ -343,7 +368,7 @@ class CorpusStore:
 
     def set_themes(self, model_id: str, scores: dict[int, dict[str, float]], assigned: dict[int, list[str]]) -> None:
         """Replace the theme scores of the given paragraphs (one transaction)."""
-        with self._conn:
+        with self._writing():
             self._conn.execute(
                 "DELETE FROM paragraph_themes WHERE para_id IN (SELECT value FROM json_each(?))",
                 (json.dumps(list(scores)),),
@@ -406,6 +431,47 @@ class CorpusStore:
         import pandas as pd
 
         return pd.DataFrame(self.list_documents())
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: the file opened read-only, or an empty in-memory store if there is none.
+
+    A WAL-mode file in a read-only folder cannot get its shared-memory file; it is then opened as immutable.
+    """
+    if not path.is_file():
+        conn = sqlite3.connect(":memory:")
+        conn.executescript(_SCHEMA)
+        conn.execute("INSERT INTO store_info (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        return conn
+    uri = path.absolute().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
+
+def _store_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    """A one-line StoreError that says what to do about an SQLite failure."""
+    reason = str(exc).lower()
+    if "full" in reason:
+        return StoreError(f"the disk holding {path} is full: free some space and run the command again "
+                          "(nothing half-written was kept)")  # fmt: skip
+    if "readonly" in reason or "read-only" in reason:
+        return StoreError(f"cannot write to the corpus store at {path}: it is read-only; "
+                          "use --home with a folder you can write to")  # fmt: skip
+    if "locked" in reason or "busy" in reason:
+        return StoreError(f"the corpus store at {path} stayed busy for {BUSY_TIMEOUT_S} s (another policy-nlp "
+                          "is writing to it): run the command again when it has finished")  # fmt: skip
+    if "unable to open" in reason:
+        return StoreError(f"cannot open the corpus store at {path} for writing (is its folder read-only?): "
+                          "use --home with a folder you can write to")  # fmt: skip
+    if "disk i/o" in reason:
+        return StoreError(f"the disk failed while writing the corpus store at {path}: check the disk and run "
+                          "the command again (nothing half-written was kept)")  # fmt: skip
+    return StoreError(f"cannot use the corpus store at {path}: {exc}. If the file is damaged, "
+                      "move it away and ingest the reports again.")  # fmt: skip
 
 
 def _paragraph_row(doc_id: str, p: Paragraph) -> tuple[object, ...]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import ConfigError
+
 ENV_VAR = "POLICY_NLP_HOME"
 
 
-def resolve_home(home: str | Path | None = None) -> Path:
+def resolve_home(home: str | Path | None = None, *, create: bool = True) -> Path:
     """The home directory: an explicit ``home`` wins, then ``$POLICY_NLP_HOME``, then the per-user data dir.
 
-    The directory is created if needed.
+    The directory is created if needed (unless ``create`` is false); ConfigError when it cannot be.
     """
     if home is None:
         home = os.environ.get(ENV_VAR) or None
@@ -20,5 +22,12 @@ def resolve_home(home: str | Path | None = None) -> Path:
 
         home = user_data_dir("policy_nlp", appauthor=False)
     path = Path(home).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"the home {path} is a file, not a folder: give --home (or ${ENV_VAR}) a folder")
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the home folder {path} ({exc.strerror or exc}): "
+                              f"give --home (or ${ENV_VAR}) a folder you can write to") from exc  # fmt: skip
     return path

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 #: Administrative levels, from the top down.
 LEVELS = ("national", "province", "city", "district", "county", "unknown")
 
+#: The years a report, a filter or an override may name: the People's Republic's bureaus, this century.
+YEAR_MIN, YEAR_MAX = 1949, 2100
+
 #: Document types of education-bureau texts.
 DOC_TYPES = (
     "annual_summary",  # 年度工作总结

@@ -108,9 +108,17 @@ class LineResult:
 
 
 def read_jsonl_inputs(path: Path) -> Iterator[tuple[int, object, str | None, str]]:
-    """(line number, id, text or None, error) for each non-blank line of a ``{"id", "text"}`` JSONL file."""
-    with path.open(encoding="utf-8-sig", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
+    """(line number, id, text or None, error) for each non-blank line of a ``{"id", "text"}`` JSONL file.
+
+    JSON Lines is UTF-8: a line that is not (a GBK or Big5 export) is an error, never tagged as mojibake.
+    """
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, None, None, f"not UTF-8 text (byte {exc.start + 1} of the line): save the file as UTF-8"
+                continue
             if not line.strip():
                 continue
             try:

@@ -83,3 +83,33 @@ def e5_encoder(e5_model_dir, e5_home):
     from policy_nlp.embed.encoder import load_encoder
 
     return load_encoder(None, home=e5_home, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def home_with_model(e5_home, e5_model_dir):
+    """Make a new home at a path that reuses the session's converted model and embedding cache."""
+
+    def make(home: Path) -> Path:
+        home.mkdir(parents=True)
+        for name in ("models", "cache"):
+            (e5_home / name).mkdir(exist_ok=True)
+            (home / name).symlink_to(e5_home / name, target_is_directory=True)
+        return home
+
+    return make
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``policy-nlp ARGS…`` in-process: (exit code, stdout, stderr); option errors give their exit code."""
+    from policy_nlp.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: a bad option value
+            code = exc.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "models" / "themes-e5"
+SHIPPED = REPO / "policy_nlp" / "models" / "themes-e5"
 TINY = {"epochs": 2, "max_length": 64, "batch_size": 16}
 
 
@@ -17,7 +17,7 @@ TINY = {"epochs": 2, "max_length": 64, "batch_size": 16}
 def seed_set():
     from policy_nlp.classify import load_labelled
 
-    return load_labelled(REPO / "corpus" / "labels" / "seeds.jsonl")
+    return load_labelled(REPO / "policy_nlp" / "data" / "labels" / "seeds.jsonl")
 
 
 @pytest.fixture(scope="module")

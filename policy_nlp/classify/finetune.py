@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..artifacts import Manifest, read_manifest, write_folder
 from ..embed.encoder import length_batches
 from ..errors import InputError, ModelError
+from ..resources import shipped
 from .baselines import DEFAULT_GRID, _MultiLabelClassifier, _texts, tune_thresholds
 from .taxonomy import load_taxonomy
 
@@ -46,8 +47,8 @@ ARTIFACT = "theme-model"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "adapter.safetensors"
 CARD_FILE = "README.md"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_DIR = REPO_ROOT / "models" / "themes-e5"
+SHIPPED_DIR = shipped("models", "themes-e5")
+LABELS_DIR = shipped("data", "labels")
 LABEL_FILES = ("seeds.jsonl", "meiyu.jsonl", "synthetic.jsonl")
 #: Inference batches: at most this many tokens (longest text x batch size) and texts.
 BATCH_TOKENS = 4096
@@ -368,7 +369,7 @@ def load_training_data(home: str | Path | None = None, labels_dir: str | Path | 
 
     from .data import load_labelled
 
-    labels_dir = Path(labels_dir) if labels_dir is not None else REPO_ROOT / "corpus" / "labels"
+    labels_dir = Path(labels_dir) if labels_dir is not None else LABELS_DIR
     store = CorpusStore.in_home(resolve_home(home))
     try:
         texts = {(p.doc_id, p.text_hash): p.text for p in store.iter_paragraphs()}
@@ -461,7 +462,7 @@ def train_shipped_model(home: str | Path | None = None, out_dir: str | Path = SH
             "real_rows": int((~ls.synthetic).sum()),
             "synthetic_rows": int(ls.synthetic.sum()),
             "documents": int(len(np.unique(ls.doc_ids[~ls.synthetic]))),
-            "label_files": [f"corpus/labels/{f}" for f in LABEL_FILES],
+            "label_files": [f"policy_nlp/data/labels/{f}" for f in LABEL_FILES],
             "label_counts": counts,
             "threshold_tuning": f"GroupKFold({SHIPPED_INNER_SPLITS}) over the real documents, out-of-fold F1",
         },

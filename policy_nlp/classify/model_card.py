@@ -39,7 +39,7 @@ def render_card(model, ls, results: dict, *, seconds: float, base_sha: str | Non
         "",
         "## Data",
         "",
-        f"Files: {', '.join(f'`corpus/labels/{f}`' for f in LABEL_FILES)} — {int(real.sum())} real paragraphs from "
+        f"Files: {', '.join(f'`policy_nlp/data/labels/{f}`' for f in LABEL_FILES)} — {int(real.sum())} real paragraphs from "
         f"{len(np.unique(ls.doc_ids[real]))} documents and {int(ls.synthetic.sum())} synthetic paragraphs "
         "(training only, never scored). Positive paragraphs per theme:",
         "",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import ConfigError
+from ..resources import shipped
 
 _THEME_FIELDS = {"id", "name_zh", "name_en", "core", "definition", "keywords"}
 _OPTIONAL_THEME_FIELDS = {"exclude_keywords"}
@@ -59,13 +59,24 @@ class Taxonomy:
                 return theme
         raise KeyError(f"unknown theme {id_or_name!r}; known: {', '.join(self.ids)}")
 
+    def resolve(self, ids_or_names: tuple[str, ...]) -> tuple[str, ...]:
+        """Theme ids for ids or Chinese names (双减 → double_reduction); ConfigError naming the known themes."""
+        resolved = []
+        for value in ids_or_names:
+            try:
+                resolved.append(self.get(value).id)
+            except KeyError:
+                known = ", ".join(f"{t.id} ({t.name_zh})" for t in self.themes)
+                raise ConfigError(f"unknown theme {value!r}: choose from {known}") from None
+        return tuple(resolved)
+
     def __len__(self) -> int:
         return len(self.themes)
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy YAML file (default: the packaged `data/themes.yaml`)."""
-    source = resources.files("policy_nlp") / "data" / "themes.yaml" if path is None else Path(path)
+    source = shipped("data", "themes.yaml") if path is None else Path(path)
     try:
         raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except OSError as e:

@@ -8,6 +8,7 @@ so that adding or removing paragraphs rebuilds the index without the original te
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import numpy as np
 from policy_nlp.artifacts import Manifest, read_manifest, write_folder
 from policy_nlp.errors import SearchIndexError
 from policy_nlp.search.tokenize import TOKENIZER_SETTINGS, tokenize, tokenizer_signature
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
 
 ARTIFACT = "bm25-index"
 K1 = 1.5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from ..errors import ConfigError
-from ..schema import DOC_TYPES, LEVELS
+from ..schema import DOC_TYPES, LEVELS, YEAR_MAX, YEAR_MIN
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Filters:
     year_to: int | None = None
     doc_ids: tuple[str, ...] = ()
     exclude_doc_ids: tuple[str, ...] = ()
-    theme: tuple[str, ...] = ()  # theme ids (see `policy-nlp themes`); needs `policy-nlp tag --store` first
+    theme: tuple[str, ...] = ()  # theme ids or Chinese names (双减); needs `policy-nlp tag --store` first
 
     def __post_init__(self) -> None:
         for value in self.level:
@@ -35,6 +35,13 @@ class Filters:
         for value in self.doc_type:
             if value not in DOC_TYPES:
                 raise ConfigError(f"unknown document type '{value}': choose from {', '.join(DOC_TYPES)}")
+        for year in (self.year_from, self.year_to):
+            if year is not None and not YEAR_MIN <= year <= YEAR_MAX:
+                raise ConfigError(f"year {year} is outside {YEAR_MIN}–{YEAR_MAX}: give the years a report covers")
+        if self.theme:  # Chinese names are accepted: 双减 → double_reduction
+            from ..classify.taxonomy import load_taxonomy
+
+            object.__setattr__(self, "theme", load_taxonomy().resolve(self.theme))
         if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
             raise ConfigError(f"year range {self.year_from}-{self.year_to} is empty: the first year is after the last")
 
