@@ -165,8 +165,8 @@ class CorpusStore:
         if row is None:
             with self._writing():
                 self._conn.execute(
-                    "INSERT INTO store_info (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+                    "INSERT OR IGNORE INTO store_info (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )  # OR IGNORE: two processes may create the same new store at once
         elif int(row[0]) != SCHEMA_VERSION:
             raise StoreError(
                 f"the corpus store at {self.path} has schema version {row[0]}, this policy_nlp "
