@@ -35,6 +35,20 @@ def test_decode_utf8_variants():
     assert decode_bytes(text.encode("utf-16")).encoding == "utf-16"
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_text_not_binary(codec):
+    text = "县教育局2024年工作要点\n一、总体要求\n坚持立德树人，落实“双减”。\n"
+    decoded = decode_bytes(text.encode(codec))
+    assert (decoded.text, decoded.encoding, decoded.warnings) == (text, codec, [])
+
+
+def test_nul_characters_are_removed_with_a_warning():
+    text = "县教育局2024年工作要点\n" + "坚持立德树人，落实“双减”。\n" * 800
+    decoded = decode_bytes((text + "\x00\x00全面加强党的领导。").encode("utf-8"))  # NULs past the binary sniff
+    assert decoded.text == text + "全面加强党的领导。"
+    assert decoded.warnings == ["2 NUL character(s) removed"]
+
+
 def test_truncated_utf8_file_decodes_with_a_warning():
     decoded = decode_bytes("全面加强党的领导".encode()[:-1])
     assert (decoded.text, decoded.encoding) == ("全面加强党的领", "utf-8")
