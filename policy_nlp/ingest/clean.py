@@ -1,7 +1,15 @@
 """Finding the boilerplate lines of web and legal-database copies.
 
-Conservative by design: a line is removed only when it matches a known boilerplate pattern, so every
-sentence of the report itself stays. Lines are matched in their normalised, simplified form.
+Two kinds of decision, on lines in their normalised, simplified form:
+
+- the boilerplate line classifier (`line_model`, trained on web copies of real reports in many site
+  styles) judges every line from what it is and where it is — layout and language features and the
+  vocabulary it shares with the rest of the document — so site lines no pattern lists are found;
+- known patterns, below, remove what is certain whatever the classifier says.
+
+Every removed line is kept in Document.removed_lines for review.
+
+Known patterns:
 
 - anywhere: site widgets and footers ("txt下载", "收藏", "下一篇:…", "本文内容由互联网用户自发贡献…",
   "如若转载…", copyright lines, navigation bars "a - b - c"), legal-database header lines
@@ -17,7 +25,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 
+from .line_features import line_features
+from .line_model import BoilerplateLineClassifier, load_packaged
 from .structure import heading
 
 _ANYWHERE = re.compile(
@@ -45,6 +56,13 @@ _HEADER_ONLY = re.compile(
     r"|(?:发布时间|发布日期|更新时间|来源|作者|浏览次数|阅读次数|点击数)\s*[:：].{0,40}"
 )
 _SENTENCE_PUNCT = re.compile(r"[。，,；;：:！？]")
+_CLAUSE = re.compile(r"[，,；;、]")
+
+#: How find_boilerplate may clean: classifier and known patterns, known patterns only, or not at all.
+CLEANING_MODES = ("full", "rules", "none")
+
+#: A sentence this long with several clauses is always kept (see _plainly_report).
+PROSE_CHARS = 40
 
 #: The header ends at the first line with sentence punctuation or a heading, or after this many lines.
 MAX_HEADER_LINES = 10
@@ -60,8 +78,37 @@ class Boilerplate:
     title_copies: list[int] = field(default_factory=list)
 
 
-def find_boilerplate(lines: list[str]) -> Boilerplate:
-    """Indices of the boilerplate lines among normalised, simplified, non-empty `lines`."""
+@lru_cache(maxsize=1)
+def packaged_classifier() -> BoilerplateLineClassifier:
+    """The shipped boilerplate line classifier, loaded once."""
+    return load_packaged()
+
+
+def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
+    """Indices of the boilerplate lines among normalised, simplified, non-empty `lines`.
+
+    `cleaning` is one of CLEANING_MODES.
+    """
+    if cleaning not in CLEANING_MODES:
+        raise ValueError(f"cleaning must be one of {', '.join(CLEANING_MODES)}, not {cleaning!r}")
+    if cleaning == "none" or not lines:
+        return Boilerplate()
+    removed = _known_patterns(lines)
+    if cleaning == "full":
+        flagged = packaged_classifier().predict(line_features(lines)) == 1
+        judged = {i for i in map(int, flagged.nonzero()[0]) if not _plainly_report(lines[i])}
+        judged -= _repeated_titles(lines, _header(lines, removed))  # _title_copies keeps the right one
+        if len(removed | judged) < len(lines):  # the classifier alone never empties a document
+            removed |= judged
+    header = _header(lines, removed)
+    removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
+    title_copies = _title_copies(lines, [i for i in header if i not in removed])
+    removed.update(title_copies)
+    return Boilerplate(sorted(removed), title_copies)
+
+
+def _known_patterns(lines: list[str]) -> set[int]:
+    """Lines matching a known boilerplate pattern, and the link titles after a "相关推荐" marker."""
     removed: set[int] = set()
     in_tail = False
     for i, line in enumerate(lines):
@@ -71,11 +118,27 @@ def find_boilerplate(lines: list[str]) -> Boilerplate:
             in_tail = False
         if in_tail or _ANYWHERE.fullmatch(line):
             removed.add(i)
-    header = _header(lines, removed)
-    removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
-    title_copies = _title_copies(lines, [i for i in header if i not in removed])
-    removed.update(title_copies)
-    return Boilerplate(sorted(removed), title_copies)
+    return removed
+
+
+def _repeated_titles(lines: list[str], header: list[int]) -> set[int]:
+    """Header lines with a near copy among the other header lines: the title, repeated by the site."""
+    squeezed = {i: lines[i].replace(" ", "") for i in header}
+    return {
+        i
+        for i in header
+        for j in header
+        if i != j and SequenceMatcher(None, squeezed[i], squeezed[j]).ratio() >= TITLE_SIMILARITY
+    }
+
+
+def _plainly_report(line: str) -> bool:
+    """Lines no site adds, which the classifier may not remove: numbered headings above "1." and
+    long sentences of several clauses ending in 。"""
+    found = heading(line)
+    if found and found[0] <= 2:
+        return True
+    return len(line) >= PROSE_CHARS and line.endswith("。") and len(_CLAUSE.findall(line)) >= 2
 
 
 def _header(lines: list[str], removed: set[int]) -> list[int]:
