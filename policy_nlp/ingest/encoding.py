@@ -5,8 +5,7 @@ checked for plausibility: real Chinese text is almost all common ideographs and 
 wrong decode is full of rare characters, bopomofo, symbols or undecodable bytes. When neither or
 both candidates look right, EncodingDetectionError is raised instead of returning mojibake.
 UTF-16 without a byte-order mark is recognised by its NUL bytes (ASCII characters and line breaks)
-when it decodes strictly to plausible text. NUL characters left in decoded text are removed with a
-warning.
+when it decodes strictly to plausible text.
 """
 
 from __future__ import annotations
@@ -79,15 +78,6 @@ def sniff_binary(data: bytes) -> str | None:
 
 def decode_bytes(data: bytes) -> Decoded:
     """Decode the bytes of a text file, or raise BinaryFileError / EncodingDetectionError."""
-    decoded = _decode(data)
-    nuls = decoded.text.count("\x00")
-    if nuls:
-        decoded.text = decoded.text.replace("\x00", "")
-        decoded.warnings.append(f"{nuls} NUL character(s) removed")
-    return decoded
-
-
-def _decode(data: bytes) -> Decoded:
     utf16 = _utf16_without_bom(data)
     if utf16:
         return utf16

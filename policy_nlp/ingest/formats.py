@@ -105,6 +105,10 @@ def read_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawText:
         )
     data = path.read_bytes()
     decoded = _READERS[extension](data)
+    nuls = decoded.text.count("\x00")
+    if nuls:  # text files with NULs past the binary sniff, damaged PDF fonts
+        decoded.text = decoded.text.replace("\x00", "")
+        decoded.warnings.append(f"{nuls} NUL character(s) removed")
     return RawText(
         decoded.text, FORMATS[extension], decoded.encoding, hashlib.sha256(data).hexdigest(), decoded.warnings
     )
