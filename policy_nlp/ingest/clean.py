@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from .line_features import line_features
+from .line_features import is_prose, line_features
 from .line_model import BoilerplateLineClassifier, load_packaged
-from .structure import heading
+from .structure import heading, looks_like_title, names_document_kind
 
 _ANYWHERE = re.compile(
     "|".join(
@@ -57,10 +57,16 @@ _HEADER_ONLY = re.compile(
 )
 _SENTENCE_PUNCT = re.compile(r"[。，,；;：:！？]")
 _CLAUSE = re.compile(r"[，,；;、]")
+_ATTACHMENT = re.compile(r"附件\s*\d*\s*[:：]")
 
 #: How find_boilerplate may clean: classifier and known patterns, known patterns only, or not at all.
 CLEANING_MODES = ("full", "rules", "none")
 
+#: Probability the classifier needs to remove a line from between the first and last sentence of
+#: prose, where site lines are rare (page numbers, running headers) and report lines are many.
+INSIDE_THRESHOLD = 0.99
+#: Heading ranks the classifier never removes (structure.heading: 第一章 … (1); not the unnumbered one).
+NUMBERED_HEADING_RANK = 4
 #: A sentence this long with several clauses is always kept (see _plainly_report).
 PROSE_CHARS = 40
 
@@ -72,10 +78,12 @@ TITLE_SIMILARITY = 0.8
 
 @dataclass
 class Boilerplate:
-    """Which lines (by index) are boilerplate, and which of those repeated the title."""
+    """Which lines (by index) are boilerplate, which of those repeated the title, and which the
+    classifier took from between the report's first and last sentence (worth a review)."""
 
     removed: list[int] = field(default_factory=list)
     title_copies: list[int] = field(default_factory=list)
+    inside: list[int] = field(default_factory=list)  # removed by the classifier from within the prose
 
 
 @lru_cache(maxsize=1)
@@ -94,17 +102,18 @@ def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
     if cleaning == "none" or not lines:
         return Boilerplate()
     removed = _known_patterns(lines)
+    inside: list[int] = []
     if cleaning == "full":
-        flagged = packaged_classifier().predict(line_features(lines)) == 1
-        judged = {i for i in map(int, flagged.nonzero()[0]) if not _plainly_report(lines[i])}
-        judged -= _repeated_titles(lines, _header(lines, removed))  # _title_copies keeps the right one
+        judged = _judged(lines, removed)
         if len(removed | judged) < len(lines):  # the classifier alone never empties a document
             removed |= judged
+            first, last = _prose_span(lines)
+            inside = sorted(i for i in judged if first < i < last)
     header = _header(lines, removed)
     removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
     title_copies = _title_copies(lines, [i for i in header if i not in removed])
     removed.update(title_copies)
-    return Boilerplate(sorted(removed), title_copies)
+    return Boilerplate(sorted(removed), title_copies, inside)
 
 
 def _known_patterns(lines: list[str]) -> set[int]:
@@ -132,11 +141,39 @@ def _repeated_titles(lines: list[str], header: list[int]) -> set[int]:
     }
 
 
+def _judged(lines: list[str], known: set[int]) -> set[int]:
+    """Lines the classifier calls boilerplate, except the report's plain lines and its own title;
+    between the first and last sentence of prose a line needs INSIDE_THRESHOLD."""
+    classifier = packaged_classifier()
+    probability = classifier.predict_proba(line_features(lines))[:, 1]
+    first, last = _prose_span(lines)
+    judged = {
+        i
+        for i, p in enumerate(probability)
+        if p >= (INSIDE_THRESHOLD if first < i < last else classifier.threshold) and not _plainly_report(lines[i])
+    }
+    judged -= _repeated_titles(lines, _header(lines, known))  # _title_copies keeps the right copy
+    return judged - _own_title(lines)
+
+
+def _prose_span(lines: list[str]) -> tuple[int, int]:
+    """Indices of the first and last line of prose (len(lines) and -1 when there is none)."""
+    prose = [i for i, line in enumerate(lines) if is_prose(line)]
+    return (prose[0], prose[-1]) if prose else (len(lines), -1)
+
+
+def _own_title(lines: list[str]) -> set[int]:
+    """The last line before the first sentence of prose that looks like a title naming a kind of
+    document: the report's own title, which the classifier may not remove."""
+    titles = [i for i in range(_prose_span(lines)[0]) if looks_like_title(lines[i]) and names_document_kind(lines[i])]
+    return set(titles[-1:])
+
+
 def _plainly_report(line: str) -> bool:
-    """Lines no site adds, which the classifier may not remove: numbered headings above "1." and
-    long sentences of several clauses ending in 。"""
+    """Lines no site adds, which the classifier may not remove: numbered headings, attachment lists
+    ("附件：1.…") and long sentences of several clauses ending in 。"""
     found = heading(line)
-    if found and found[0] <= 2:
+    if (found and found[0] <= NUMBERED_HEADING_RANK) or _ATTACHMENT.match(line):
         return True
     return len(line) >= PROSE_CHARS and line.endswith("。") and len(_CLAUSE.findall(line)) >= 2
 

@@ -36,6 +36,11 @@ _WIDGET = re.compile(
     re.IGNORECASE,
 )
 
+#: Lines before the first or after the last sentence of prose are counted up to this many.
+BLOCK_LINES = 20
+#: Shortest line counted as prose when finding where the report's text begins and ends.
+PROSE_CHARS = 15
+
 FEATURE_NAMES = (
     "log_length",
     "cjk_share",
@@ -64,18 +69,23 @@ FEATURE_NAMES = (
     "short_inside_prose",
     "lines_before_prose",
     "lines_after_prose",
+    "head_block",
+    "tail_block",
+    "neighbour_widget_words",
+    "widget_words_unshared",
 )
 
 
 def line_features(lines: list[str]) -> np.ndarray:
     """A (len(lines), len(FEATURE_NAMES)) float32 matrix for the non-empty lines of one document."""
     n = len(lines)
-    prose = [bool(_SENTENCE_END.search(line)) and len(line) >= 15 for line in lines]
+    prose = [is_prose(line) for line in lines]
     first = prose.index(True) if any(prose) else n
     last = n - 1 - prose[::-1].index(True) if any(prose) else -1
     bigrams = [_bigrams(line) for line in lines]
     document = Counter(b for grams in bigrams for b in grams)
     counts = Counter(lines)
+    widgets = [min(len(_WIDGET.findall(line)), 4) / 4 for line in lines]
     rows = []
     for i, line in enumerate(lines):
         length = max(len(line), 1)
@@ -98,7 +108,7 @@ def line_features(lines: list[str]) -> np.ndarray:
                 float(date) * near_start,
                 float(bool(_PAGE_NUMBER.search(line)) and len(line) <= 15),
                 float(bool(_LABEL.match(line))),
-                min(len(_WIDGET.findall(line)), 4) / 4,
+                widgets[i],
                 float(heading(line) is not None),
                 i / max(n - 1, 1),
                 near_start,
@@ -112,9 +122,18 @@ def line_features(lines: list[str]) -> np.ndarray:
                 float(first < i < last and len(line) < 40 and not _CLAUSE.search(line) and heading(line) is None),
                 min(max(first - i, 0), 10) / 10,
                 min(max(i - last, 0), 10) / 10,
+                min(first, BLOCK_LINES) / BLOCK_LINES if i < first else 0.0,
+                min(n - 1 - last, BLOCK_LINES) / BLOCK_LINES if i > last else 0.0,
+                sum(widgets[j] for j in (i - 2, i - 1, i + 1, i + 2) if 0 <= j < n) / 4,
+                float(widgets[i] > 0) * (1 - shared),
             )
         )
     return np.asarray(rows, dtype=np.float32).reshape(n, len(FEATURE_NAMES))
+
+
+def is_prose(line: str) -> bool:
+    """Whether a line is a sentence of prose: at least PROSE_CHARS long and ending like a sentence."""
+    return len(line) >= PROSE_CHARS and bool(_SENTENCE_END.search(line))
 
 
 def _bigrams(line: str) -> Counter[str]:

@@ -47,6 +47,12 @@ def _override(document: Document, *sources: tuple[str, dict[str, Any]]) -> Docum
     return document
 
 
+def _inside_warning(count: int) -> list[str]:
+    if not count:
+        return []
+    return [f"{count} line(s) between the report's sentences removed as site boilerplate; review them with show --removed"]
+
+
 def _build(raw: RawText, *, doc_id: str, source_path: str, cleaning: str = "full") -> Document:
     original_lines = [line for line in map(normalise_line, raw.text.splitlines()) if line]
     simplified_lines = [to_simplified(line) for line in original_lines]
@@ -86,5 +92,5 @@ def _build(raw: RawText, *, doc_id: str, source_path: str, cleaning: str = "full
         metadata=metadata,
         paragraphs=paragraphs,
         removed_lines=[original_lines[i] for i in boilerplate.removed],
-        warnings=raw.warnings,
+        warnings=raw.warnings + _inside_warning(len(boilerplate.inside)),
     )

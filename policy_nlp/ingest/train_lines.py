@@ -36,6 +36,10 @@ SEEDS = Path(__file__).resolve().parents[2] / "corpus" / "seeds"
 PACKAGED = Path(__file__).resolve().parents[1] / "data" / PACKAGED_MODEL
 #: Largest share of training body lines the chosen threshold may call boilerplate.
 MAX_BODY_LOSS = 0.005
+#: Copies (by seed) of only the first lines of a report, so that short reports are seen in training.
+SHORT_COPIES = {2: 8, 3: 15}
+#: Regularisation of the logistic regression (smaller is stronger).
+C = 0.1
 #: Lines shorter than this are not searched for in the stored text (they occur in prose by chance).
 MIN_TRACE = 4
 
@@ -81,7 +85,7 @@ def _clean_line(line: str) -> str:
     return to_simplified(normalise_line(line))
 
 
-def training_data(reports: list[Report], styles: tuple[str, ...], seeds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def training_data(reports: list[Report], styles: tuple[str, ...], seeds: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of the lines of web copies (as text, and as the HTML reader extracts their
     web pages), leaving out the site's copies of the title:
     the cleaner finds those by comparing header lines (clean.TITLE_SIMILARITY), and as examples they
@@ -90,7 +94,7 @@ def training_data(reports: list[Report], styles: tuple[str, ...], seeds: int = 3
     for n, report in enumerate(reports):
         for style in styles:
             for seed in range(seeds):
-                copy = wrap(report.lines, style, seed=n * 100 + seed)
+                copy = wrap(report.lines[: SHORT_COPIES.get(seed)], style, seed=n * 100 + seed)
                 for lines, labels in (labelled(copy), labelled_html(copy)):
                     title = lines[int(labels.argmin())]
                     keep = [not (label and _title_copy(line, title)) for line, label in zip(lines, labels)]
@@ -161,7 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     train, test = load_reports(args.meiyu)
     X, y = training_data(train, TRAIN_STYLES)
-    model = BoilerplateLineClassifier().fit(X, y)
+    model = BoilerplateLineClassifier(C=C).fit(X, y)
     model.set_params(threshold=choose_threshold(model, X, y))
     model.save(args.save)
     clean.packaged_classifier.cache_clear()
