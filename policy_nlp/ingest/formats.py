@@ -18,7 +18,6 @@ import docx
 import lxml.etree
 import lxml.html
 import pypdf
-import trafilatura
 from docx.table import Table
 
 from policy_nlp.errors import InputError, UnsupportedFormatError
@@ -131,6 +130,8 @@ def read_html(data: bytes) -> Decoded:
     deeper than MAX_HTML_DEPTH (no browser-saved page is) is read as plain text instead, in linear
     time, because the HTML parser stops at that depth and would lose the rest of the text.
     """
+    import trafilatura  # about a second to import: only when a web page is read
+
     decoded = decode_bytes(data)
     warnings = list(decoded.warnings)
     try:

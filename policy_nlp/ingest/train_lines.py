@@ -40,6 +40,8 @@ MAX_BODY_LOSS = 0.005
 SHORT_COPIES = {2: 8, 3: 15}
 #: Regularisation of the logistic regression (smaller is stronger).
 C = 0.1
+#: Share of a report's characters every copy should keep.
+MIN_BODY_KEPT = 0.98
 #: Lines shorter than this are not searched for in the stored text (they occur in prose by chance).
 MIN_TRACE = 4
 
@@ -116,7 +118,7 @@ def choose_threshold(model: BoilerplateLineClassifier, X: np.ndarray, y: np.ndar
 def evaluate(reports: list[Report], styles: tuple[str, ...], cleaner: str, folder: Path) -> dict[str, float]:
     """Boilerplate lines left and body characters kept, over .txt and .html copies through ingest."""
     left = injected = 0
-    worst_kept, worst = 1.0, ""
+    worst_kept, worst, below = 1.0, "", 0
     kept_chars = body_chars = titles_right = copies = 0
     for n, report in enumerate(reports):
         for style in styles:
@@ -138,6 +140,7 @@ def evaluate(reports: list[Report], styles: tuple[str, ...], cleaner: str, folde
                 kept = sum(len(line) for line in body if line in text)
                 total = sum(len(line) for line in body)
                 kept_chars, body_chars = kept_chars + kept, body_chars + total
+                below += kept / total < MIN_BODY_KEPT
                 if kept / total < worst_kept:
                     worst_kept, worst = kept / total, path.name
                 titles_right += bool(doc) and doc.metadata.title == report.title
@@ -149,6 +152,7 @@ def evaluate(reports: list[Report], styles: tuple[str, ...], cleaner: str, folde
         "body_kept": round(kept_chars / body_chars, 4),
         "worst_body_kept": round(worst_kept, 4),
         "worst_copy": worst,
+        "copies_below_98_percent": below,
         "titles_right": round(titles_right / copies, 3),
     }
 
