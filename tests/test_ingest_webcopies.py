@@ -148,6 +148,9 @@ def test_pdf_page_numbers_inside_the_text_are_removed_with_a_warning(tmp_path):
     doc = ingest_lines(tmp_path, lines)
     assert "- 2 -" in doc.removed_lines and "- 2 -" not in doc.text
     assert all(line in doc.text for line in REPORT)
+    assert doc.warnings == [
+        "1 line(s) between the report's sentences removed as site boilerplate; review them with show --removed"
+    ]
 
 
 def test_removed_lines_are_reviewable_with_show_removed(tmp_path, capsys):
