@@ -6,6 +6,7 @@ Error messages do not repeat the file's path (the caller reports it), except "fi
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import zipfile
 from collections import Counter
@@ -140,7 +141,7 @@ def read_html(data: bytes) -> Decoded:
         return Decoded("", decoded.encoding, warnings)
     if _depth(tree) >= MAX_HTML_DEPTH:
         warnings.append(f"HTML nested over {MAX_HTML_DEPTH} levels deep: read as plain text, site lines included")
-        return Decoded(_TAG.sub("\n", decoded.text), decoded.encoding, warnings)
+        return Decoded(html.unescape(_TAG.sub("\n", decoded.text)), decoded.encoding, warnings)
     lxml.etree.strip_elements(tree, *_JUNK_TAGS, lxml.etree.Comment, with_tail=False)
     heading = next((h.text_content().strip() for h in tree.iter("h1")), "")
     main = trafilatura.extract(
