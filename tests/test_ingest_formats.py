@@ -299,6 +299,17 @@ def test_docx_that_is_a_zip_of_something_else(tmp_path):
     assert one_line(exc) == "not a Word .docx file: a zip archive of other files (data.csv, notes.txt)"
 
 
+def test_docx_with_a_damaged_zip_directory(tmp_path):
+    # found by the long fuzz run: the end record is intact (is_zipfile says yes), the directory is not
+    path = tmp_path / "report.docx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+    path.write_bytes(path.read_bytes().replace(b"PK\x01\x02", b"PK\x00\x00", 1))
+    with pytest.raises(UnsupportedFormatError) as exc:
+        ingest_file(path)
+    assert one_line(exc) == "damaged .docx file (BadZipFile); open it in Word and save it again"
+
+
 def test_docx_that_is_not_a_zip(tmp_path, seed_path):
     path = tmp_path / "report.docx"
     path.write_bytes(seed_path("004").read_bytes())

@@ -177,7 +177,10 @@ def _read_docx(data: bytes) -> Decoded:
         kind = sniff_binary(data)
         what = f"it looks like {kind}" if kind else "it is not a zip package"
         raise UnsupportedFormatError(f"not a Word .docx file: {what}; open it in Word and save it as .docx")
-    names = zipfile.ZipFile(BytesIO(data)).namelist()
+    try:
+        names = zipfile.ZipFile(BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, ValueError, EOFError):  # the end record is intact, the directory is not
+        raise UnsupportedFormatError("damaged .docx file (BadZipFile); open it in Word and save it again") from None
     if "word/document.xml" not in names:
         listing = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
         raise UnsupportedFormatError(f"not a Word .docx file: a zip archive of other files ({listing})")
