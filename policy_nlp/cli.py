@@ -21,7 +21,7 @@ from .search.engine import DEFAULT_MODE, MODES, Hit
 from .search.filters import Filters
 from .errors import ConfigError, PolicyNLPError
 from .ingest import DEFAULT_MAX_BYTES
-from .schema import YEAR_MAX, YEAR_MIN
+from .schema import YEAR_MAX, YEAR_MIN, Document
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
@@ -134,6 +134,8 @@ def cmd_docs(ws: Workspace, args: argparse.Namespace) -> int:
 
 def cmd_show(ws: Workspace, args: argparse.Namespace) -> int:
     doc = ws.document(args.doc)
+    if args.removed:
+        return _show_removed(doc, as_json=args.json)
     if args.json:
         data = asdict(doc)
         if not args.text:
@@ -152,6 +154,17 @@ def cmd_show(ws: Workspace, args: argparse.Namespace) -> int:
         flag = " [yellow](placeholder)[/yellow]" if p.has_placeholder else ""
         out.print(f"[cyan]#{p.position}[/cyan] [dim]{escape(p.section or '(preamble)')}[/dim]{flag}", highlight=False)
         out.print(p.text if args.text else _snippet(p.text, 120), highlight=False, markup=False)
+    return 0
+
+
+def _show_removed(doc: Document, *, as_json: bool) -> int:
+    """The boilerplate lines the cleaner removed from `doc`, numbered in document order."""
+    if as_json:
+        _print_json({"doc_id": doc.doc_id, "removed_lines": doc.removed_lines, "warnings": doc.warnings})
+        return 0
+    out.print(f"{len(doc.removed_lines)} lines removed as boilerplate from {escape(doc.doc_id)}")
+    for n, line in enumerate(doc.removed_lines, 1):
+        out.print(f"[dim]{n:>3}[/dim] {escape(line)}", highlight=False)
     return 0
 
 
@@ -473,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("show", cmd_show, "show one document's metadata and paragraphs")
     p.add_argument("doc", help="document id (see `policy-nlp docs`) or the path it was ingested from")
     p.add_argument("--text", action="store_true", help="print whole paragraphs (and, with --json, the full text)")
+    p.add_argument("--removed", action="store_true", help="print only the lines removed as boilerplate, for review")
 
     p = add("remove", cmd_remove, "remove a document and its paragraphs from the store")
     p.add_argument("doc", help="document id or the path it was ingested from")

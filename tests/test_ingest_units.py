@@ -14,6 +14,7 @@ from policy_nlp.ingest import (
     ingest_file,
     ingest_text,
     iter_document_paths,
+    read_document,
 )
 from policy_nlp.ingest.clean import find_boilerplate
 from policy_nlp.ingest.encoding import decode_bytes
@@ -33,6 +34,21 @@ def test_decode_utf8_variants():
     assert (decode_bytes(text.encode("utf-8")).encoding, decode_bytes(text.encode("utf-8")).text) == ("utf-8", text)
     assert decode_bytes(codecs.BOM_UTF8 + text.encode("utf-8")).text == text
     assert decode_bytes(text.encode("utf-16")).encoding == "utf-16"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_text_not_binary(codec):
+    text = "县教育局2024年工作要点\n一、总体要求\n坚持立德树人，落实“双减”。\n"
+    decoded = decode_bytes(text.encode(codec))
+    assert (decoded.text, decoded.encoding, decoded.warnings) == (text, codec, [])
+
+
+def test_nul_characters_are_removed_with_a_warning(tmp_path):
+    text = "县教育局2024年工作要点\n" + "坚持立德树人，落实“双减”。\n" * 800
+    (tmp_path / "nul.txt").write_bytes((text + "\x00\x00全面加强党的领导。").encode("utf-8"))  # past the binary sniff
+    raw = read_document(tmp_path / "nul.txt")
+    assert raw.text == text + "全面加强党的领导。"
+    assert raw.warnings == ["2 NUL character(s) removed"]
 
 
 def test_truncated_utf8_file_decodes_with_a_warning():

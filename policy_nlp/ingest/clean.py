@@ -1,7 +1,15 @@
 """Finding the boilerplate lines of web and legal-database copies.
 
-Conservative by design: a line is removed only when it matches a known boilerplate pattern, so every
-sentence of the report itself stays. Lines are matched in their normalised, simplified form.
+Two kinds of decision, on lines in their normalised, simplified form:
+
+- the boilerplate line classifier (`line_model`, trained on web copies of real reports in many site
+  styles) judges every line from what it is and where it is — layout and language features and the
+  vocabulary it shares with the rest of the document — so site lines no pattern lists are found;
+- known patterns, below, remove what is certain whatever the classifier says.
+
+Every removed line is kept in Document.removed_lines for review.
+
+Known patterns:
 
 - anywhere: site widgets and footers ("txt下载", "收藏", "下一篇:…", "本文内容由互联网用户自发贡献…",
   "如若转载…", copyright lines, navigation bars "a - b - c"), legal-database header lines
@@ -17,8 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 
-from .structure import heading
+from .line_features import is_prose, line_features
+from .line_model import BoilerplateLineClassifier, load_packaged
+from .structure import heading, looks_like_title, names_document_kind
 
 _ANYWHERE = re.compile(
     "|".join(
@@ -45,6 +56,19 @@ _HEADER_ONLY = re.compile(
     r"|(?:发布时间|发布日期|更新时间|来源|作者|浏览次数|阅读次数|点击数)\s*[:：].{0,40}"
 )
 _SENTENCE_PUNCT = re.compile(r"[。，,；;：:！？]")
+_CLAUSE = re.compile(r"[，,；;、]")
+_ATTACHMENT = re.compile(r"附件\s*\d*\s*[:：]")
+
+#: How find_boilerplate may clean: classifier and known patterns, known patterns only, or not at all.
+CLEANING_MODES = ("full", "rules", "none")
+
+#: Probability the classifier needs to remove a line from between the first and last sentence of
+#: prose, where site lines are rare (page numbers, running headers) and report lines are many.
+INSIDE_THRESHOLD = 0.99
+#: Heading ranks the classifier never removes (structure.heading: 第一章 … (1); not the unnumbered one).
+NUMBERED_HEADING_RANK = 4
+#: A sentence this long with several clauses is always kept (see _plainly_report).
+PROSE_CHARS = 40
 
 #: The header ends at the first line with sentence punctuation or a heading, or after this many lines.
 MAX_HEADER_LINES = 10
@@ -54,14 +78,46 @@ TITLE_SIMILARITY = 0.8
 
 @dataclass
 class Boilerplate:
-    """Which lines (by index) are boilerplate, and which of those repeated the title."""
+    """Which lines (by index) are boilerplate, which of those repeated the title, and which the
+    classifier took from between the report's first and last sentence (worth a review)."""
 
     removed: list[int] = field(default_factory=list)
     title_copies: list[int] = field(default_factory=list)
+    inside: list[int] = field(default_factory=list)  # removed by the classifier from within the prose
 
 
-def find_boilerplate(lines: list[str]) -> Boilerplate:
-    """Indices of the boilerplate lines among normalised, simplified, non-empty `lines`."""
+@lru_cache(maxsize=1)
+def packaged_classifier() -> BoilerplateLineClassifier:
+    """The shipped boilerplate line classifier, loaded once."""
+    return load_packaged()
+
+
+def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
+    """Indices of the boilerplate lines among normalised, simplified, non-empty `lines`.
+
+    `cleaning` is one of CLEANING_MODES.
+    """
+    if cleaning not in CLEANING_MODES:
+        raise ValueError(f"cleaning must be one of {', '.join(CLEANING_MODES)}, not {cleaning!r}")
+    if cleaning == "none" or not lines:
+        return Boilerplate()
+    removed = _known_patterns(lines)
+    inside: list[int] = []
+    if cleaning == "full":
+        judged = _judged(lines, removed)
+        if len(removed | judged) < len(lines):  # the classifier alone never empties a document
+            removed |= judged
+            first, last = _prose_span(lines)
+            inside = sorted(i for i in judged if first < i < last)
+    header = _header(lines, removed)
+    removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
+    title_copies = _title_copies(lines, [i for i in header if i not in removed])
+    removed.update(title_copies)
+    return Boilerplate(sorted(removed), title_copies, inside)
+
+
+def _known_patterns(lines: list[str]) -> set[int]:
+    """Lines matching a known boilerplate pattern, and the link titles after a "相关推荐" marker."""
     removed: set[int] = set()
     in_tail = False
     for i, line in enumerate(lines):
@@ -71,11 +127,55 @@ def find_boilerplate(lines: list[str]) -> Boilerplate:
             in_tail = False
         if in_tail or _ANYWHERE.fullmatch(line):
             removed.add(i)
-    header = _header(lines, removed)
-    removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
-    title_copies = _title_copies(lines, [i for i in header if i not in removed])
-    removed.update(title_copies)
-    return Boilerplate(sorted(removed), title_copies)
+    return removed
+
+
+def _repeated_titles(lines: list[str], header: list[int]) -> set[int]:
+    """Header lines with a near copy among the other header lines: the title, repeated by the site."""
+    squeezed = {i: lines[i].replace(" ", "") for i in header}
+    return {
+        i
+        for i in header
+        for j in header
+        if i != j and SequenceMatcher(None, squeezed[i], squeezed[j]).ratio() >= TITLE_SIMILARITY
+    }
+
+
+def _judged(lines: list[str], known: set[int]) -> set[int]:
+    """Lines the classifier calls boilerplate, except the report's plain lines and its own title;
+    between the first and last sentence of prose a line needs INSIDE_THRESHOLD."""
+    classifier = packaged_classifier()
+    probability = classifier.predict_proba(line_features(lines))[:, 1]
+    first, last = _prose_span(lines)
+    judged = {
+        i
+        for i, p in enumerate(probability)
+        if p >= (INSIDE_THRESHOLD if first < i < last else classifier.threshold) and not _plainly_report(lines[i])
+    }
+    judged -= _repeated_titles(lines, _header(lines, known))  # _title_copies keeps the right copy
+    return judged - _own_title(lines)
+
+
+def _prose_span(lines: list[str]) -> tuple[int, int]:
+    """Indices of the first and last line of prose (len(lines) and -1 when there is none)."""
+    prose = [i for i, line in enumerate(lines) if is_prose(line)]
+    return (prose[0], prose[-1]) if prose else (len(lines), -1)
+
+
+def _own_title(lines: list[str]) -> set[int]:
+    """The last line before the first sentence of prose that looks like a title naming a kind of
+    document: the report's own title, which the classifier may not remove."""
+    titles = [i for i in range(_prose_span(lines)[0]) if looks_like_title(lines[i]) and names_document_kind(lines[i])]
+    return set(titles[-1:])
+
+
+def _plainly_report(line: str) -> bool:
+    """Lines no site adds, which the classifier may not remove: numbered headings, attachment lists
+    ("附件：1.…") and long sentences of several clauses ending in 。"""
+    found = heading(line)
+    if (found and found[0] <= NUMBERED_HEADING_RANK) or _ATTACHMENT.match(line):
+        return True
+    return len(line) >= PROSE_CHARS and line.endswith("。") and len(_CLAUSE.findall(line)) >= 2
 
 
 def _header(lines: list[str], removed: set[int]) -> list[int]:

@@ -1,9 +1,11 @@
-"""Decoding the bytes of text files: UTF-8 (with or without BOM), GB18030/GBK and Big5.
+"""Decoding the bytes of text files: UTF-8 (with or without BOM), UTF-16, GB18030/GBK and Big5.
 
 UTF-8 is tried strictly first. Otherwise GB18030 and Big5 are both tried and the decoded text is
 checked for plausibility: real Chinese text is almost all common ideographs and punctuation, while a
 wrong decode is full of rare characters, bopomofo, symbols or undecodable bytes. When neither or
 both candidates look right, EncodingDetectionError is raised instead of returning mojibake.
+UTF-16 without a byte-order mark is recognised by its NUL bytes (ASCII characters and line breaks)
+when it decodes strictly to plausible text.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from policy_nlp.errors import EncodingDetectionError
 
 from .errors import BinaryFileError
 
+#: A BOM-less UTF-16 decode is accepted when at least this share of its characters are ordinary.
+MIN_UTF16_ORDINARY = 0.98
 #: (reported name, codec used). Big5 is decoded with cp950, the Big5 that Windows writes.
 CANDIDATES = (("gb18030", "gb18030"), ("big5", "cp950"))
 
@@ -74,6 +78,9 @@ def sniff_binary(data: bytes) -> str | None:
 
 def decode_bytes(data: bytes) -> Decoded:
     """Decode the bytes of a text file, or raise BinaryFileError / EncodingDetectionError."""
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        return utf16
     kind = sniff_binary(data)
     if kind:
         raise BinaryFileError(f"binary file (looks like {kind}): not a text document")
@@ -100,6 +107,21 @@ def decode_bytes(data: bytes) -> Decoded:
     raise EncodingDetectionError(
         f"undecodable text: not valid UTF-8, GB18030/GBK or Big5 Chinese{hint}; re-save it as UTF-8"
     )
+
+
+def _utf16_without_bom(data: bytes) -> Decoded | None:
+    """`data` decoded as UTF-16 LE or BE when it has no BOM, NUL bytes, and decodes to plausible text."""
+    if len(data) % 2 or b"\x00" not in data[:8192] or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    for codec in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for char in text if char < " " and char not in "\t\n\r")
+        if not controls and len(_ORDINARY.findall(text)) >= MIN_UTF16_ORDINARY * len(text):
+            return Decoded(text, codec)
+    return None
 
 
 def _strict(data: bytes, encoding: str) -> Decoded:

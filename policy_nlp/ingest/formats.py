@@ -6,6 +6,7 @@ Error messages do not repeat the file's path (the caller reports it), except "fi
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import zipfile
 from collections import Counter
@@ -15,8 +16,9 @@ from io import BytesIO
 from pathlib import Path
 
 import docx
+import lxml.etree
+import lxml.html
 import pypdf
-from bs4 import BeautifulSoup, Tag
 from docx.table import Table
 
 from policy_nlp.errors import InputError, UnsupportedFormatError
@@ -54,9 +56,15 @@ _BLOCK_TAGS = (
     "dt",
 )
 _JUNK_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "form", "iframe", "template")
+#: Pages nested this deep are read as plain text (libxml2, under lxml and trafilatura, stops at 255).
+MAX_HTML_DEPTH = 250
+_TAG = re.compile(r"<[^<>]*>")
 _MD_LINE = re.compile(r"^\s*(?:#{1,6}\s+|>\s?|[-+*]\s+)")
 # Bold markers next to another '*' are left alone: "***" is a placeholder in these reports.
-_MD_INLINE = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[([^\]]+)\]\([^)]*\)|(?<!\*)\*\*([^*]+)\*\*(?!\*)|__([^_]+)__")
+# Character classes exclude the opening bracket too, so that a line of unclosed brackets is linear.
+_MD_INLINE = re.compile(
+    r"!\[[^\[\]]*\]\([^()]*\)|\[([^\[\]]+)\]\([^()]*\)|(?<!\*)\*\*([^*]+)\*\*(?!\*)|__([^_]+)__"
+)
 #: A PDF line this close to the usual line length was wrapped by the layout, unless it ends a sentence.
 PDF_FULL_LINE = 0.85
 _LINE_END = ("。", "！", "？", "：", "；", ":", ";")
@@ -97,6 +105,10 @@ def read_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawText:
         )
     data = path.read_bytes()
     decoded = _READERS[extension](data)
+    nuls = decoded.text.count("\x00")
+    if nuls:  # text files with NULs past the binary sniff, damaged PDF fonts
+        decoded.text = decoded.text.replace("\x00", "")
+        decoded.warnings.append(f"{nuls} NUL character(s) removed")
     return RawText(
         decoded.text, FORMATS[extension], decoded.encoding, hashlib.sha256(data).hexdigest(), decoded.warnings
     )
@@ -112,34 +124,51 @@ def _read_markdown(data: bytes) -> Decoded:
     return Decoded("\n".join(lines), decoded.encoding, decoded.warnings)
 
 
-def _read_html(data: bytes) -> Decoded:
-    """The main content of a web page: <article>, <main> or the block with the most paragraph text.
+def read_html(data: bytes) -> Decoded:
+    """The main content of a web page, found by trafilatura, one block per line.
 
-    Scripts, navigation, footers and forms are dropped; the page's <h1> is put first when the main
-    content has none of its own.
+    The page's first <h1> is put first when the main content does not start with it. A page nested
+    deeper than MAX_HTML_DEPTH (no browser-saved page is) is read as plain text instead, in linear
+    time, because the HTML parser stops at that depth and would lose the rest of the text.
     """
+    import trafilatura  # about a second to import: only when a web page is read
+
     decoded = decode_bytes(data)
-    soup = BeautifulSoup(decoded.text, "lxml")
-    for junk in soup.find_all(_JUNK_TAGS):
-        junk.decompose()
-    main = soup.find("article") or soup.find("main") or soup.find(attrs={"role": "main"})
     warnings = list(decoded.warnings)
-    if main is None:
-        main = max(soup.find_all(["div", "section", "td", "body"]), key=_paragraph_text_length, default=soup)
-        warnings.append("no <article> or <main> element: took the block with the most paragraph text")
-    heading = soup.find("h1")
-    title = heading.get_text(" ", strip=True) if heading and main.find("h1") is None else ""
-    for br in main.find_all("br"):
-        br.replace_with("\n")
-    for block in main.find_all(_BLOCK_TAGS):
-        block.append("\n")
-    for cell in main.find_all(["td", "th"]):
-        cell.append(" ")
-    return Decoded("\n".join(filter(None, (title, main.get_text()))), decoded.encoding, warnings)
+    try:
+        tree = lxml.html.document_fromstring(decoded.text)
+    except (lxml.etree.ParserError, ValueError):  # nothing but a comment or a processing instruction
+        return Decoded("", decoded.encoding, warnings)
+    if _depth(tree) >= MAX_HTML_DEPTH:
+        warnings.append(f"HTML nested over {MAX_HTML_DEPTH} levels deep: read as plain text, site lines included")
+        return Decoded(html.unescape(_TAG.sub("\n", decoded.text)), decoded.encoding, warnings)
+    lxml.etree.strip_elements(tree, *_JUNK_TAGS, lxml.etree.Comment, with_tail=False)
+    heading = next((h.text_content().strip() for h in tree.iter("h1")), "")
+    main = trafilatura.extract(
+        tree, output_format="txt", favor_recall=True, include_comments=False, include_tables=True, deduplicate=False
+    )
+    if not main:
+        warnings.append("no main content found on the page: read all of its text")
+        main = _block_text(tree)
+    first = next((line.strip() for line in main.splitlines() if line.strip()), "")
+    return Decoded("\n".join(filter(None, (heading if heading != first else "", main))), decoded.encoding, warnings)
 
 
-def _paragraph_text_length(block: Tag) -> int:
-    return sum(len(p.get_text(strip=True)) for p in block.find_all("p", recursive=False))
+def _depth(tree: lxml.html.HtmlElement) -> int:
+    """How deep the element tree is nested (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
+
+
+def _block_text(tree: lxml.html.HtmlElement) -> str:
+    """All text of a page, with a line break after every block element and <br>."""
+    for element in tree.iter(*_BLOCK_TAGS, "br"):
+        element.tail = "\n" + (element.tail or "")
+    return tree.text_content()
 
 
 def _read_docx(data: bytes) -> Decoded:
@@ -148,7 +177,10 @@ def _read_docx(data: bytes) -> Decoded:
         kind = sniff_binary(data)
         what = f"it looks like {kind}" if kind else "it is not a zip package"
         raise UnsupportedFormatError(f"not a Word .docx file: {what}; open it in Word and save it as .docx")
-    names = zipfile.ZipFile(BytesIO(data)).namelist()
+    try:
+        names = zipfile.ZipFile(BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, ValueError, EOFError):  # the end record is intact, the directory is not
+        raise UnsupportedFormatError("damaged .docx file (BadZipFile); open it in Word and save it again") from None
     if "word/document.xml" not in names:
         listing = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
         raise UnsupportedFormatError(f"not a Word .docx file: a zip archive of other files ({listing})")
@@ -197,8 +229,8 @@ def _unwrap(lines: list[str]) -> str:
 _READERS: dict[str, Callable[[bytes], Decoded]] = {
     ".txt": decode_bytes,
     ".md": _read_markdown,
-    ".html": _read_html,
-    ".htm": _read_html,
+    ".html": read_html,
+    ".htm": read_html,
     ".docx": _read_docx,
     ".pdf": _read_pdf,
 }

@@ -18,7 +18,7 @@ from typing import Any
 from policy_nlp.errors import ConfigError
 from policy_nlp.schema import DOC_TYPES, LEVELS, DocumentMetadata
 
-from .structure import looks_like_title
+from .structure import looks_like_title, names_document_kind
 
 SCRIPTS = ("simplified", "traditional", "mixed")
 OVERRIDE_KEYS = (*(f.name for f in fields(DocumentMetadata)), "doc_id")
@@ -45,6 +45,10 @@ _LOCAL_HINTS = (
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:[-—~至到]\s*((?:19|20)\d{2})\s*)?年")
 _DOC_NUMBER_YEAR = re.compile(r"[〔\[]((?:19|20)\d{2})[〕\]]\s*\d+\s*号")
 _DATE_LINE = re.compile(r"[（(]?((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日[）)]?")
+# "…工作要点_第一公文网", "…方案 - 某某网", "…总结|某某文库"
+_SITE_SUFFIX = re.compile(r"\s*[_|｜—–-]+\s*[^_|｜—–-]{0,15}(?:网|站|网站|文库|平台|门户|公众号)$")
+# "市教育局2025年工作要点1": a site's numbering after the last word (not "第1", not a year)
+_NUMBER_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff])(?<!第)\d{1,2}$")
 _TITLE_SUFFIX = re.compile(r"(?:范文|[（(【\[](?:通用|精选|精彩|优秀|热门)?\d*篇[）)】\]])$")
 _DOC_TYPES = (
     ("summary_and_plan", r"总结.*(?:计划|打算|思路|安排|要点)|(?:计划|打算|要点).*总结"),
@@ -58,6 +62,8 @@ _DOC_TYPES = (
 #: the end also for the issuer when the title names none.
 HEAD_LINES = 6
 TAIL_LINES = 3
+#: How many leading lines may hold the title (the first of them that names a kind of document).
+MAX_TITLE_LINES = 3
 #: Longest line read as a document-number line such as "（教体艺〔2019〕2号）".
 MAX_DOC_NUMBER_LINE = 40
 
@@ -65,7 +71,7 @@ MAX_DOC_NUMBER_LINE = 40
 def extract_metadata(text: str, *, script: str, title_copies: Sequence[str] = ()) -> DocumentMetadata:
     """Metadata read from a cleaned, simplified document; `title_copies` are removed repeats of its title."""
     lines = text.split("\n")
-    title = _TITLE_SUFFIX.sub("", lines[0]) if lines and looks_like_title(lines[0]) else ""
+    title = _title(lines)
     bureau = _bureau(title, title_copies, lines)
     level = _level(bureau, text)
     return DocumentMetadata(
@@ -77,6 +83,21 @@ def extract_metadata(text: str, *, script: str, title_copies: Sequence[str] = ()
         doc_type=next((name for name, pattern in _DOC_TYPES if title and re.search(pattern, title)), "other"),
         script=script,
     )
+
+
+def _title(lines: list[str]) -> str:
+    """The document's own title: of the title-like lines it starts with, the first that names a kind
+    of document ("关于", "要点", "通知"…) or else the first, without a site's name or numbering suffix."""
+    candidates = []
+    for line in lines[:MAX_TITLE_LINES]:
+        if not looks_like_title(line):
+            break
+        if not _DOC_NUMBER_YEAR.search(line):
+            candidates.append(line)
+    title = next((line for line in candidates if names_document_kind(line)), candidates[0] if candidates else "")
+    for suffix in (_SITE_SUFFIX, _NUMBER_SUFFIX, _TITLE_SUFFIX):
+        title = suffix.sub("", title)
+    return title
 
 
 def _bureau(title: str, title_copies: Sequence[str], lines: list[str]) -> str:

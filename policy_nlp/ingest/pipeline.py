@@ -17,11 +17,19 @@ from .structure import has_placeholder, split_paragraphs
 
 
 def ingest_file(
-    path: str | Path, *, overrides: dict[str, Any] | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    path: str | Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    cleaning: str = "full",
 ) -> Document:
-    """Ingest one report file. Sidecar metadata applies first, then `overrides` (None values ignored)."""
+    """Ingest one report file. Sidecar metadata applies first, then `overrides` (None values ignored).
+
+    `cleaning` chooses how boilerplate is found (see clean.CLEANING_MODES); "full" unless comparing.
+    """
     path = Path(path).absolute()
-    document = _build(read_document(path, max_bytes=max_bytes), doc_id=path.stem, source_path=str(path))
+    raw = read_document(path, max_bytes=max_bytes)
+    document = _build(raw, doc_id=path.stem, source_path=str(path), cleaning=cleaning)
     return _override(document, (f"sidecar of {path.name}", read_sidecar(path)), ("overrides", overrides or {}))
 
 
@@ -39,10 +47,16 @@ def _override(document: Document, *sources: tuple[str, dict[str, Any]]) -> Docum
     return document
 
 
-def _build(raw: RawText, *, doc_id: str, source_path: str) -> Document:
+def _inside_warning(count: int) -> list[str]:
+    if not count:
+        return []
+    return [f"{count} line(s) between the report's sentences removed as site boilerplate; review them with show --removed"]
+
+
+def _build(raw: RawText, *, doc_id: str, source_path: str, cleaning: str = "full") -> Document:
     original_lines = [line for line in map(normalise_line, raw.text.splitlines()) if line]
     simplified_lines = [to_simplified(line) for line in original_lines]
-    boilerplate = find_boilerplate(simplified_lines)
+    boilerplate = find_boilerplate(simplified_lines, cleaning)
     dropped = set(boilerplate.removed)
     kept = [i for i in range(len(original_lines)) if i not in dropped]
     if not kept:
@@ -78,5 +92,5 @@ def _build(raw: RawText, *, doc_id: str, source_path: str) -> Document:
         metadata=metadata,
         paragraphs=paragraphs,
         removed_lines=[original_lines[i] for i in boilerplate.removed],
-        warnings=raw.warnings,
+        warnings=raw.warnings + _inside_warning(len(boilerplate.inside)),
     )

@@ -33,6 +33,11 @@ _HEADINGS = (
     (4, re.compile(r"[（(]\d{1,2}[）)]")),
     (5, re.compile(rf"([^，,。；;：:\s]{{2,20}})。(?={_NUM}是)")),
 )
+# "关于…", or a kind of document at the end (before a site's "范文"/numbering or a bracketed period)
+_TITLE_WORD = re.compile(
+    r"关于|(?:要点|计划|总结|打算|方案|意见|通知|办法|规划|细则|规定|决定|报告|安排|思路|批复|通报)"
+    r"(?:范文)?\d{0,2}(?:[（(][^（）()]*[）)])?$"
+)
 _TITLE_END = re.compile(r"[。；;：:]")
 _ENUMERATION = re.compile(rf"(?<=[。；;：:\n]){_NUM}是")
 _LINE_START = re.compile("(?<=\n)")
@@ -62,6 +67,12 @@ def heading(line: str) -> tuple[int, str] | None:
 def looks_like_title(line: str) -> bool:
     """Whether a first line can be a document title: short, no heading marker, not a sentence."""
     return len(line) <= MAX_TITLE_CHARS and heading(line) is None and not re.search(r"[。！？；;，,：:]$", line)
+
+
+def names_document_kind(line: str) -> bool:
+    """Whether a title-like line names a kind of document ("关于…", or ends in "要点", "通知"…) and
+    has no comma, as a report's own title does."""
+    return bool(_TITLE_WORD.search(line)) and not re.search(r"[，,]", line)
 
 
 def has_placeholder(text: str) -> bool:
