@@ -1,4 +1,5 @@
-"""BM25 keyword index over jieba-segmented paragraphs, scored by bm25s, keyed by store paragraph ids.
+"""BM25 keyword index over analyzed paragraphs (jieba words or character n-grams), scored by bm25s, keyed by
+store paragraph ids.
 
 Scoring is bm25s method "lucene": Okapi BM25 term weights (without the constant factor k1 + 1) with Lucene's
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)), which stays positive, so a word found in most paragraphs (教育, 教师)
@@ -18,7 +19,7 @@ import numpy as np
 from policy_nlp import __version__
 from policy_nlp.errors import SearchIndexError
 from policy_nlp.search.atomic import atomic_dir
-from policy_nlp.search.tokenize import TOKENIZER_SETTINGS, tokenize, tokenizer_signature
+from policy_nlp.search.tokenize import ANALYZER_SETTINGS, ANALYZERS, tokenizer_signature
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -29,22 +30,30 @@ REBUILD_HINT = "run `policy-nlp index build` to rebuild it"
 
 
 class BM25Index:
-    """Keyword search over paragraphs; `search` returns the top-k paragraphs that share a word with the query."""
+    """Keyword search over paragraphs; `search` returns the top-k paragraphs that share a token with the query."""
 
-    def __init__(self, ids: np.ndarray, vocab: dict[str, int], tokens: np.ndarray, offsets: np.ndarray) -> None:
-        """Paragraph `ids[i]` has the token ids `tokens[offsets[i]:offsets[i + 1]]` of `vocab`."""
+    def __init__(self, ids: np.ndarray, vocab: dict[str, int], tokens: np.ndarray, offsets: np.ndarray,
+                 analyzer: str = "words") -> None:  # fmt: skip
+        """Paragraph `ids[i]` has the token ids `tokens[offsets[i]:offsets[i + 1]]` of `vocab`.
+
+        `analyzer` names the function in `policy_nlp.search.tokenize.ANALYZERS` that makes tokens of a text.
+        """
+        if analyzer not in ANALYZERS:
+            raise SearchIndexError(f"unknown keyword analyzer '{analyzer}': choose {', '.join(ANALYZERS)}")
         self._ids, self._vocab, self._tokens, self._offsets = ids, vocab, tokens, offsets
+        self.analyzer = analyzer
+        self._analyze = ANALYZERS[analyzer]
         self._bm25: bm25s.BM25 | None = None
 
     @classmethod
-    def build(cls, ids: np.ndarray, texts: Sequence[str]) -> BM25Index:
-        """Segment `texts` with `tokenize` and index them under `ids`."""
-        return cls.from_tokens(ids, [tokenize(text) for text in texts])
+    def build(cls, ids: np.ndarray, texts: Sequence[str], analyzer: str = "words") -> BM25Index:
+        """Analyze `texts` and index them under `ids`."""
+        return cls.from_tokens(ids, [ANALYZERS[analyzer](text) for text in texts], analyzer)
 
     @classmethod
-    def from_tokens(cls, ids: np.ndarray, token_lists: Sequence[list[str]]) -> BM25Index:
-        """Index paragraphs already segmented by `policy_nlp.search.tokenize.tokenize`."""
-        index = cls(np.empty(0, np.int64), {}, np.empty(0, np.int32), np.zeros(1, np.int64))
+    def from_tokens(cls, ids: np.ndarray, token_lists: Sequence[list[str]], analyzer: str = "words") -> BM25Index:
+        """Index paragraphs already analyzed by the analyzer named `analyzer`."""
+        index = cls(np.empty(0, np.int64), {}, np.empty(0, np.int32), np.zeros(1, np.int64), analyzer)
         index._append(ids, token_lists)
         index._fit()
         return index
@@ -59,7 +68,7 @@ class BM25Index:
 
     def add(self, ids: np.ndarray, texts: Sequence[str]) -> None:
         """Add paragraphs (an id already in the index is refused) and rebuild the scores."""
-        self._append(ids, [tokenize(text) for text in texts])
+        self._append(ids, [self._analyze(text) for text in texts])
         self._fit()
 
     def remove(self, ids: np.ndarray) -> int:
@@ -73,11 +82,12 @@ class BM25Index:
         return int(drop.sum())
 
     def search(self, query: str, k: int, *, allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) as 1-D arrays, best first, ties by id; only paragraphs sharing a word with the query.
+        """Top-k (scores, ids) as 1-D arrays, best first, ties by id; only paragraphs sharing a token with the query.
 
+        A token repeated in the query counts each time (a pasted paragraph weighs its repeated words more).
         With `allowed_ids`, other paragraphs are masked out before the top-k is taken.
         """
-        query_ids = [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+        query_ids = [self._vocab[t] for t in self._analyze(query) if t in self._vocab]
         if self._bm25 is None or not query_ids or k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
         mask = None
@@ -94,8 +104,9 @@ class BM25Index:
     def save(self, directory: str | Path) -> None:
         """Write bm25s's files, the segmented paragraphs and `manifest.json` to `directory`, atomically."""
         manifest = {"format_version": FORMAT_VERSION, "count": len(self), "policy_nlp": __version__,
-                    "bm25s": bm25s.__version__, "tokenizer_signature": tokenizer_signature(),
-                    "tokenizer": TOKENIZER_SETTINGS}
+                    "bm25s": bm25s.__version__, "analyzer": self.analyzer,
+                    "tokenizer_signature": tokenizer_signature(self.analyzer),
+                    "tokenizer": ANALYZER_SETTINGS[self.analyzer]}
         with atomic_dir(Path(directory)) as tmp:
             if self._bm25 is not None:
                 self._bm25.save(tmp, show_progress=False)
@@ -105,8 +116,8 @@ class BM25Index:
             (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: str | Path) -> BM25Index:
-        """Load a saved index; refuse one segmented with other tokenizer settings."""
+    def load(cls, directory: str | Path, analyzer: str = "words") -> BM25Index:
+        """Load a saved index; refuse one made by another analyzer or with other tokenizer settings."""
         directory = Path(directory)
         if not (directory / MANIFEST_FILE).is_file():
             raise SearchIndexError(f"no keyword index in {directory}; run `policy-nlp index build` to create it")
@@ -120,10 +131,11 @@ class BM25Index:
             raise SearchIndexError(f"the keyword index in {directory} is damaged; {REBUILD_HINT}") from exc
         if manifest.get("format_version") != FORMAT_VERSION or manifest.get("count") != len(ids):
             raise SearchIndexError(f"the keyword index in {directory} is of another format or incomplete; {REBUILD_HINT}")
-        if manifest.get("tokenizer_signature") != tokenizer_signature():
-            raise SearchIndexError(f"the keyword index in {directory} was segmented with other tokenizer settings; "
-                                   f"{REBUILD_HINT}")
-        index = cls(ids, bm25.vocab_dict if bm25 else {}, tokens, offsets)
+        if (manifest.get("analyzer", "words") != analyzer
+                or manifest.get("tokenizer_signature") != tokenizer_signature(analyzer)):
+            raise SearchIndexError(f"the keyword index in {directory} was made by another analyzer or with other "
+                                   f"tokenizer settings; {REBUILD_HINT}")
+        index = cls(ids, bm25.vocab_dict if bm25 else {}, tokens, offsets, analyzer)
         index._bm25 = bm25
         return index
 

@@ -1,0 +1,69 @@
+"""A calibrated relevance estimate for each hit: logistic regression over features of the hit's signals.
+
+Fitted on the tuning half of the judged queries (`policy_nlp.search.tune.fit_relevance`) and shipped as package data
+with the fusion weights. The probability answers "would a reader judge this paragraph relevant to the query?";
+below `threshold` a hit is a weak match, and when every hit is weak there is no close match.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .fusion import Fusion, shipped_config
+from .tokenize import char_bigrams
+
+FEATURES = ("dense_cosine", "bigram_coverage", "chars_relative", "log_rank", "is_paragraph")
+
+
+@dataclass(frozen=True)
+class RelevanceModel:
+    """P(relevant) = sigmoid(intercept + coef · features); `threshold` separates close matches from weak ones."""
+
+    coef: list[float]
+    intercept: float
+    threshold: float
+    features: list[str]
+
+    def predict(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        if list(self.features) != list(FEATURES):
+            raise ValueError(f"relevance model expects features {self.features}, this version computes {FEATURES}")
+        return [1.0 / (1.0 + math.exp(-(self.intercept + sum(c * x for c, x in zip(self.coef, row))))) for row in rows]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"coef": self.coef, "intercept": self.intercept, "threshold": self.threshold, "features": self.features}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> RelevanceModel:
+        return cls(coef=[float(c) for c in data["coef"]], intercept=float(data["intercept"]),
+                   threshold=float(data["threshold"]), features=list(data["features"]))  # fmt: skip
+
+
+def features(query: str, candidates: Sequence[tuple[int, int]], runs: dict[str, Sequence[tuple[int, float]]],
+             texts: dict[int, str], fusion: Fusion) -> list[list[float]]:  # fmt: skip
+    """One row of `FEATURES` per candidate (paragraph id, its 1-based rank in the fused ranking), in that order.
+
+    A candidate missing from the dense top gets the lowest dense score there (its cosine is at most that).
+    """
+    dense = dict(runs.get("dense", []))
+    dense_floor = min(dense.values()) if dense else 0.0
+    chars = dict(runs.get("chars", []))
+    chars_top = max(chars.values()) if chars else 0.0
+    wanted = char_bigrams(query)
+    is_paragraph = float(fusion.kind(query) == "paragraph")
+    rows = []
+    for para_id, rank in candidates:
+        coverage = len(wanted & char_bigrams(texts[para_id])) / len(wanted) if wanted else 0.0
+        rows.append([dense.get(para_id, dense_floor), coverage, chars.get(para_id, 0.0) / chars_top if chars_top else 0.0,
+                     math.log2(1 + rank), is_paragraph])  # fmt: skip
+    return rows
+
+
+def _shipped() -> RelevanceModel | None:
+    relevance = shipped_config().get("relevance")
+    return RelevanceModel.from_dict(relevance) if relevance else None
+
+
+#: The relevance model the default (hybrid) search uses; None until one is fitted.
+RELEVANCE = _shipped()
