@@ -177,7 +177,7 @@ def test_evaluation_reports_every_mode_and_anchor_per_half(seed_ws, tmp_path):
     assert list(result.groups) == ["tune", "tune/phrase", "heldout", "heldout/phrase"]
     expected = {"hybrid", "dense", "bm25", "chars", "jieba-bm25s", "char-tfidf", "char-bm25s", "rrf-4"}
     assert set(result.groups["tune"]) == expected
-    assert result.groups["tune"]["bm25"]["mrr"] == 1.0 and result.groups["tune"]["bm25"]["recall"] == 1.0
+    assert result.groups["tune"]["chars"]["recall"] == 1.0 and result.groups["tune"]["chars"]["mrr"] >= 0.5
     chars = result.groups["heldout"]["chars"]
     assert (chars["ndcg"], chars["mrr"], chars["unjudged"]) == (1.0, 1.0, 6.0)  # 4 of its top 10 were read
 
@@ -197,12 +197,15 @@ def test_cli_search_json_has_every_field(seed_ws, capsys):
 def test_relevance_says_when_nothing_is_close(seed_ws, capsys):
     close = seed_ws.search("县管校聘", k=3)
     assert not close[0].weak and close[0].relevance > close[-1].relevance
-    far = seed_ws.search("航天员在太空失重环境下的训练", k=3)  # nothing in the seed reports is about this
-    assert far and all(h.weak for h in far) and max(h.relevance for h in far) < close[0].relevance
-    assert main(["similar", "航天员在太空失重环境下的训练", "--home", str(seed_ws.home), "-k", "3"]) == 0
+    far_away = "海洋渔业捕捞许可证的办理"  # nothing in the seed reports is about this
+    far = seed_ws.search(far_away, k=3)
+    assert far and all(h.weak for h in far) and max(h.relevance for h in far) < close[-1].relevance
+    assert main(["similar", far_away, "--home", str(seed_ws.home), "-k", "3"]) == 0
     assert "no close match" in capsys.readouterr().out
-    assert main(["similar", "航天员在太空失重环境下的训练", "--home", str(seed_ws.home), "-k", "3", "--json"]) == 0
+    assert main(["similar", far_away, "--home", str(seed_ws.home), "-k", "3", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["no_close_match"] is True
+    assert main(["similar", "县管校聘", "--home", str(seed_ws.home), "-k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["no_close_match"] is False
 
 
 def test_update_adds_the_character_index_to_an_older_home(fresh_ws):

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .fusion import Fusion, shipped_config
-from .tokenize import char_bigrams
+from .tokenize import char_bigrams, tokenize
 
-FEATURES = ("dense_cosine", "bigram_coverage", "chars_relative", "log_rank", "is_paragraph")
+FEATURES = ("dense_cosine", "bigram_coverage", "word_coverage", "is_paragraph", "paragraph_bigram_coverage")
 
 
 @dataclass(frozen=True)
@@ -44,19 +44,21 @@ def features(query: str, candidates: Sequence[tuple[int, int]], runs: dict[str, 
              texts: dict[int, str], fusion: Fusion) -> list[list[float]]:  # fmt: skip
     """One row of `FEATURES` per candidate (paragraph id, its 1-based rank in the fused ranking), in that order.
 
-    A candidate missing from the dense top gets the lowest dense score there (its cosine is at most that).
+    Every feature is absolute (not relative to the other candidates), so a query with nothing close in the
+    store gets low estimates: the e5 cosine, and the share of the query's distinct character bigrams and
+    jieba words found in the paragraph. A candidate missing from the dense top gets the lowest dense score
+    there (its cosine is at most that).
     """
     dense = dict(runs.get("dense", []))
     dense_floor = min(dense.values()) if dense else 0.0
-    chars = dict(runs.get("chars", []))
-    chars_top = max(chars.values()) if chars else 0.0
-    wanted = char_bigrams(query)
+    bigrams, words = char_bigrams(query), set(tokenize(query))
     is_paragraph = float(fusion.kind(query) == "paragraph")
     rows = []
-    for para_id, rank in candidates:
-        coverage = len(wanted & char_bigrams(texts[para_id])) / len(wanted) if wanted else 0.0
-        rows.append([dense.get(para_id, dense_floor), coverage, chars.get(para_id, 0.0) / chars_top if chars_top else 0.0,
-                     math.log2(1 + rank), is_paragraph])  # fmt: skip
+    for para_id, _rank in candidates:
+        text = texts[para_id]
+        bigram_share = len(bigrams & char_bigrams(text)) / len(bigrams) if bigrams else 0.0
+        word_share = len(words & set(tokenize(text))) / len(words) if words else 0.0
+        rows.append([dense.get(para_id, dense_floor), bigram_share, word_share, is_paragraph, is_paragraph * bigram_share])
     return rows
 
 

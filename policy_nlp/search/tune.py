@@ -71,17 +71,34 @@ def fit_relevance(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusi
     """
     from sklearn.linear_model import LogisticRegression
 
-    rows, labels = [], []
-    for q in queries:
-        fused = fusion.fuse(q.query, runs[q.qid])[:RELEVANCE_DEPTH]
-        rows += features(q.query, [(i, r) for r, (i, _) in enumerate(fused, 1)], runs[q.qid], texts, fusion)
-        labels += [int(q.grades.get(i, 0) > 0) for i, _ in fused]
-    x, y = np.asarray(rows), np.asarray(labels)
+    x, y = relevance_data(queries, runs, fusion, texts)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     p = model.predict_proba(x)[:, 1]
     threshold = max(np.unique(np.round(p, 3)), key=lambda t: _f1(p >= t, y == 1))
     return RelevanceModel(coef=[float(c) for c in model.coef_[0]], intercept=float(model.intercept_[0]),
                           threshold=float(threshold), features=list(FEATURES))  # fmt: skip
+
+
+def relevance_data(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
+                   texts: dict[int, str]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Features and 0/1 labels (judged grade ≥ 1) of each query's fused top `RELEVANCE_DEPTH`."""
+    rows, labels = [], []
+    for q in queries:
+        fused = fusion.fuse(q.query, runs[q.qid])[:RELEVANCE_DEPTH]
+        rows += features(q.query, [(i, r) for r, (i, _) in enumerate(fused, 1)], runs[q.qid], texts, fusion)
+        labels += [int(q.grades.get(i, 0) > 0) for i, _ in fused]
+    return np.asarray(rows, dtype=float), np.asarray(labels)
+
+
+def calibration(model: RelevanceModel, x: np.ndarray, y: np.ndarray, base_rate: float) -> dict[str, float]:
+    """Brier score of the model and of a constant `base_rate`, and how the weak-match threshold splits the hits."""
+    p = np.asarray(model.predict(x))
+    close = p >= model.threshold
+    return {"candidates": int(len(y)), "relevant_share": round(float(y.mean()), 3),
+            "brier": round(float(np.mean((p - y) ** 2)), 4),
+            "brier_constant": round(float(np.mean((base_rate - y) ** 2)), 4),
+            "relevant_among_close": round(float(y[close].mean()), 3) if close.any() else 0.0,
+            "relevant_among_weak": round(float(y[~close].mean()), 3) if (~close).any() else 0.0}
 
 
 def _f1(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -103,11 +120,15 @@ def fit(home: Path, queries: Path) -> dict[str, object]:
         paragraphs = list(ws.store.iter_paragraphs())
         judged, _ = load_queries(queries, {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
         tune = [q for q in judged if q.split == "tune" and q.relevant]
-        runs = signal_runs(ws.engine, tune)
+        heldout = [q for q in judged if q.split == "heldout" and q.relevant]
+        runs = signal_runs(ws.engine, tune + heldout)
+    texts = {p.para_id: p.text for p in paragraphs}
     fusion = fit_fusion(tune, runs, PARAGRAPH_CHARS)
-    relevance = fit_relevance(tune, runs, fusion, {p.para_id: p.text for p in paragraphs})
+    relevance = fit_relevance(tune, runs, fusion, texts)
+    base_rate = float(relevance_data(tune, runs, fusion, texts)[1].mean())
     return {"fitted_on": f"{queries.name}, split = tune ({len(tune)} queries)",
-            "fusion": fusion.to_dict(), "relevance": relevance.to_dict()}
+            "fusion": fusion.to_dict(), "relevance": relevance.to_dict(),
+            "relevance_heldout": calibration(relevance, *relevance_data(heldout, runs, fusion, texts), base_rate)}
 
 
 def main() -> None:
