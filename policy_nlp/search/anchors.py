@@ -33,7 +33,7 @@ def char_grams(text: str) -> list[str]:
     return chars + [a + b for a, b in zip(chars, chars[1:])]
 
 
-class _Bm25s:
+class Bm25sRanker:
     """bm25s with its defaults (Lucene idf, k1 = 1.5, b = 0.75) over a given analyzer."""
 
     def __init__(self, ids: np.ndarray, texts: Sequence[str], analyze: Callable[[str], list[str]]) -> None:
@@ -68,9 +68,9 @@ class Anchors:
         ids = np.asarray(ids, dtype=np.int64)
         self._dense = dense
         self._lexical = {
-            "jieba-bm25s": _Bm25s(ids, texts, jieba_words),
+            "jieba-bm25s": Bm25sRanker(ids, texts, jieba_words),
             "char-tfidf": _CharTfidf(ids, texts),
-            "char-bm25s": _Bm25s(ids, texts, char_grams),
+            "char-bm25s": Bm25sRanker(ids, texts, char_grams),
         }
 
     def rank(self, name: str, query: str, depth: int = 100) -> Ranking:

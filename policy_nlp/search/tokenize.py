@@ -2,8 +2,8 @@
 
 Words are jieba's precise mode (`lcut`) with its own dictionary only. Search mode (`cut_for_search`,
 which adds the shorter words inside a long one) and a list of custom domain words (县管校聘, 课后服务, …)
-both ranked worse on the tuning half of the judged queries (nDCG@10 0.730 for both together, 0.772
-for neither; see README, "Search quality"): the overlapping sub-words count one concept two or three
+both ranked worse on the tuning half of the judged queries (nDCG@10 0.731 with both, 0.774 with
+neither; `benchmarks/bench_word_analyzers.py`): the overlapping sub-words count one concept two or three
 times and lengthen every paragraph, and a domain word stops 课后服务 from matching 课后延时服务.
 Character n-grams need no dictionary, so they cannot mis-segment 县管校聘 or 一校一品. The same
 function analyzes paragraphs and queries.
