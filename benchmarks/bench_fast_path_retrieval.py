@@ -11,17 +11,15 @@ indexes are built in memory and nothing in the home's index folder changes.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from policy_nlp import Workspace
-from policy_nlp.api import DEFAULT_SEARCH_EVAL
 from policy_nlp.embed import EmbeddingCache, embed_passages_cached, load_encoder
 from policy_nlp.index import VectorIndex
 from policy_nlp.search.bm25 import BM25Index
 from policy_nlp.search.engine import SearchEngine
-from policy_nlp.search.evaluate import evaluate, load_queries
+from policy_nlp.search.evaluate import evaluate, judged_in_store
 from policy_nlp.search.indexes import Indexes
 
 
@@ -30,11 +28,10 @@ def main() -> None:
     parser.add_argument("--home", required=True)
     args = parser.parse_args()
     with Workspace(args.home) as ws:
-        paragraphs = list(ws.store.iter_paragraphs())
+        paragraphs, queries, _ = judged_in_store(ws.store)
         ids = np.array([p.para_id for p in paragraphs], dtype=np.int64)
         texts = [p.text for p in paragraphs]
         words, chars = BM25Index.build(ids, texts), BM25Index.build(ids, texts, analyzer="chars")
-        queries, _ = load_queries(Path(DEFAULT_SEARCH_EVAL), {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
         vectors = {}
         for quantize in (False, True, "onnx"):
             encoder = load_encoder(None, home=ws.home, quantize=quantize, show_progress=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from policy_nlp import Workspace
 from policy_nlp.search.anchors import Bm25sRanker, char_grams, jieba_words
-from policy_nlp.search.evaluate import DEFAULT_QUERIES, load_queries, ndcg
+from policy_nlp.search.evaluate import judged_in_store, ndcg
 from policy_nlp.search.tokenize import STOP_WORDS, _is_word, char_ngrams, tokenize
 
 #: The domain words the word analyzer used to add to jieba's dictionary.
@@ -56,9 +56,8 @@ def main() -> None:
     parser.add_argument("--home", required=True)
     args = parser.parse_args()
     with Workspace(args.home) as ws:
-        paragraphs = list(ws.store.iter_paragraphs())
+        paragraphs, judged, _ = judged_in_store(ws.store)
     ids = np.array([p.para_id for p in paragraphs], dtype=np.int64)
-    judged, _ = load_queries(DEFAULT_QUERIES, {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
     tune = [q for q in judged if q.split == "tune" and q.relevant]
     print(f"nDCG@10 on the tuning half ({len(tune)} queries), bm25s over each analyzer")
     for name, analyze in analyzers().items():

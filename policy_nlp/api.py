@@ -26,7 +26,7 @@ from .schema import SECTION_SEPARATOR, Document, DocumentMetadata
 from .search import indexes
 from .search.engine import DEFAULT_MODE, MODES, Hit, SearchEngine
 from .search.evaluate import DEFAULT_QUERIES as DEFAULT_SEARCH_EVAL
-from .search.evaluate import evaluate, load_queries
+from .search.evaluate import evaluate, judged_in_store
 from .search.filters import Filters
 from .tagging import Prediction, TagSummary, ThemeModel, predict, summarise
 
@@ -221,9 +221,7 @@ class Workspace:
         on the tuning and held-out halves of judged queries (the project's set by default)."""
         from .search.anchors import ANCHORS, Anchors  # scikit-learn and bm25s models: only when evaluating
 
-        paragraphs = list(self.store.iter_paragraphs())
-        para_ids = {(p.doc_id, p.text_hash): p.para_id for p in paragraphs}
-        judged, unmatched = load_queries(Path(queries), para_ids)
+        paragraphs, judged, unmatched = judged_in_store(self.store, Path(queries))
         usable = [q for q in judged if q.relevant]
         if not usable:
             raise ConfigError(

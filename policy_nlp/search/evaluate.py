@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..corpus import CorpusStore, StoredParagraph
 from ..errors import InputError
 
 CUTOFF = 10
@@ -71,6 +72,13 @@ def load_queries(path: Path, para_ids: dict[tuple[str, str], int]) -> tuple[list
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{path}:{number}: not a judged query ({exc})") from None
     return queries, unmatched
+
+
+def judged_in_store(store: CorpusStore, path: Path = DEFAULT_QUERIES) -> tuple[list[StoredParagraph], list[Judged], int]:
+    """Every stored paragraph, the judged queries of `path` mapped onto them, and the count of unmatched judgements."""
+    paragraphs = list(store.iter_paragraphs())
+    judged, unmatched = load_queries(Path(path), {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
+    return paragraphs, judged, unmatched
 
 
 def ndcg(ranked: Sequence[int], grades: dict[int, int], k: int = CUTOFF) -> float:

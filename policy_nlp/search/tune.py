@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import CANDIDATES, SearchEngine
-from .evaluate import DEFAULT_QUERIES, Judged, load_queries, ndcg
+from .evaluate import DEFAULT_QUERIES, Judged, judged_in_store, ndcg
 from .fusion import FUSION_FILE, Fusion
 from .relevance import FEATURES, RelevanceModel, features
 
@@ -117,8 +117,7 @@ def fit(home: Path, queries: Path) -> dict[str, object]:
     from ..api import Workspace
 
     with Workspace(home) as ws:
-        paragraphs = list(ws.store.iter_paragraphs())
-        judged, _ = load_queries(queries, {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
+        paragraphs, judged, _ = judged_in_store(ws.store, queries)
         tune = [q for q in judged if q.split == "tune" and q.relevant]
         heldout = [q for q in judged if q.split == "heldout" and q.relevant]
         runs = signal_runs(ws.engine, tune + heldout)
