@@ -90,16 +90,30 @@ class BM25Index:
         query_ids = [self._vocab[t] for t in self._analyze(query) if t in self._vocab]
         if self._bm25 is None or not query_ids or k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
-        mask = None
+        scores = self._scores(query_ids)
         if allowed_ids is not None:
-            mask = np.isin(self._ids, np.asarray(allowed_ids, dtype=np.int64)).astype(np.float32)
-        scores = self._bm25.get_scores(query_ids, weight_mask=mask)
+            scores *= np.isin(self._ids, np.asarray(allowed_ids, dtype=np.int64))
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:  # keep every hit tied with the k-th best, then sort exactly
             kth = np.partition(scores[hits], len(hits) - k)[len(hits) - k]
             hits = hits[scores[hits] >= kth]
         order = np.lexsort((self._ids[hits], -scores[hits]))[:k]
         return scores[hits[order]], self._ids[hits[order]]
+
+    def _scores(self, query_ids: list[int]) -> np.ndarray:
+        """Every paragraph's score: the sum of bm25s's precomputed per-token columns, each once per query repeat.
+
+        The same sum as `bm25s.BM25.get_scores`, gathered in one `np.bincount` instead of one `np.add.at` per
+        query token (which made a pasted paragraph cost hundreds of milliseconds at 100k paragraphs).
+        """
+        tokens, repeats = np.unique(np.asarray(query_ids, dtype=np.int64), return_counts=True)
+        columns = self._bm25.scores
+        starts, ends = columns["indptr"][tokens], columns["indptr"][tokens + 1]
+        lengths = ends - starts
+        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        entries = offsets + np.arange(lengths.sum())
+        weights = columns["data"][entries] * np.repeat(repeats, lengths)
+        return np.bincount(columns["indices"][entries], weights=weights, minlength=columns["num_docs"])
 
     def save(self, directory: str | Path) -> None:
         """Write bm25s's files, the segmented paragraphs and `manifest.json` to `directory`, atomically."""

@@ -8,6 +8,7 @@ below `threshold` a hit is a weak match, and when every hit is weak there is no 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,8 +47,8 @@ def features(query: str, candidates: Sequence[tuple[int, int]], runs: dict[str, 
 
     Every feature is absolute (not relative to the other candidates), so a query with nothing close in the
     store gets low estimates: the e5 cosine, and the share of the query's distinct character bigrams and
-    jieba words found in the paragraph. A candidate missing from the dense top gets the lowest dense score
-    there (its cosine is at most that).
+    jieba words that occur in the paragraph (NFKC, lower case). A candidate missing from the dense top gets
+    the lowest dense score there (its cosine is at most that).
     """
     dense = dict(runs.get("dense", []))
     dense_floor = min(dense.values()) if dense else 0.0
@@ -55,9 +56,9 @@ def features(query: str, candidates: Sequence[tuple[int, int]], runs: dict[str, 
     is_paragraph = float(fusion.kind(query) == "paragraph")
     rows = []
     for para_id, _rank in candidates:
-        text = texts[para_id]
-        bigram_share = len(bigrams & char_bigrams(text)) / len(bigrams) if bigrams else 0.0
-        word_share = len(words & set(tokenize(text))) / len(words) if words else 0.0
+        text = unicodedata.normalize("NFKC", texts[para_id]).lower()
+        bigram_share = sum(b in text for b in bigrams) / len(bigrams) if bigrams else 0.0
+        word_share = sum(w in text for w in words) / len(words) if words else 0.0
         rows.append([dense.get(para_id, dense_floor), bigram_share, word_share, is_paragraph, is_paragraph * bigram_share])
     return rows
 
