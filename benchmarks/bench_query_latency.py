@@ -90,7 +90,7 @@ def main() -> None:
                 runs[name] = engine.signal(query, name, depth=CANDIDATES)
                 marks.append(time.perf_counter())
             fused = FUSION.fuse(query, runs)[:K]
-            RELEVANCE.predict(features(query, [(i, r) for r, (i, _) in enumerate(fused, 1)], runs, texts, FUSION))
+            RELEVANCE.predict(features(query, [i for i, _ in fused], runs, texts, FUSION))
             marks.append(time.perf_counter())
             if repeat:
                 times.setdefault(q["kind"], []).append([(b - a) * 1000 for a, b in zip(marks, marks[1:])])

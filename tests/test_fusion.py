@@ -69,10 +69,10 @@ def test_fit_fusion_drops_a_signal_that_ranks_backwards():
 def test_relevance_is_a_logistic_over_absolute_features():
     texts = {1: "全面落实课后服务，课后服务全覆盖。", 2: "加强校园安全管理。", 3: "延时服务"}
     runs = {"dense": [(1, 0.9), (3, 0.8)], "chars": [(1, 8.0), (2, 2.0)]}
-    rows = features("课后服务", [(1, 1), (2, 2), (3, 3)], runs, texts, FUSION)
+    rows = features("课后服务", [1, 2, 3], runs, texts, FUSION)
     # bigrams of 课后服务: 课后 后服 服务; words: 课后 服务. Paragraph 2 is not in the dense top: it gets the floor 0.8
     np.testing.assert_allclose(rows, [[0.9, 1.0, 1.0, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0, 0.0], [0.8, 1 / 3, 0.5, 0.0, 0.0]])
-    pasted = features("落实课后服务全覆盖", [(1, 1)], runs, texts, FUSION)[0]  # 9 characters: a paragraph here
+    pasted = features("落实课后服务全覆盖", [1], runs, texts, FUSION)[0]  # 9 characters: a paragraph here
     assert pasted[3] == 1.0 and pasted[4] == pasted[1] == 1.0
     model = RelevanceModel(coef=[1.0, 2.0, 0.5, -1.0, 0.0], intercept=-1.0, threshold=0.5, features=list(FEATURES))
     expected = [1 / (1 + np.exp(-(-1.0 + 0.9 + 2.0 + 0.5))), 1 / (1 + np.exp(-(-1.0 + 0.8)))]

@@ -158,9 +158,8 @@ class SearchEngine:
         terms = _query_terms(query)
         hits = [_hit(paragraphs[i], scores[i], terms, [_member(paragraphs[d]) for d in dups]) for i, dups in chosen]
         if runs and self.relevance is not None:
-            position = {i: r for r, i in enumerate(ids, 1)}
             texts = {i: paragraphs[i].text for i, _ in chosen}
-            rows = features(query, [(i, position[i]) for i, _ in chosen], runs, texts, self.fusion)
+            rows = features(query, [i for i, _ in chosen], runs, texts, self.fusion)
             for hit, p in zip(hits, self.relevance.predict(rows)):
                 hit.relevance, hit.weak = round(p, 3), p < self.relevance.threshold
         return hits

@@ -41,9 +41,9 @@ class RelevanceModel:
                    threshold=float(data["threshold"]), features=list(data["features"]))  # fmt: skip
 
 
-def features(query: str, candidates: Sequence[tuple[int, int]], runs: dict[str, Sequence[tuple[int, float]]],
+def features(query: str, para_ids: Sequence[int], runs: dict[str, Sequence[tuple[int, float]]],
              texts: dict[int, str], fusion: Fusion) -> list[list[float]]:  # fmt: skip
-    """One row of `FEATURES` per candidate (paragraph id, its 1-based rank in the fused ranking), in that order.
+    """One row of `FEATURES` per paragraph of `para_ids`, in that order.
 
     Every feature is absolute (not relative to the other candidates), so a query with nothing close in the
     store gets low estimates: the e5 cosine, and the share of the query's distinct character bigrams and
@@ -55,7 +55,7 @@ def features(query: str, candidates: Sequence[tuple[int, int]], runs: dict[str, 
     bigrams, words = char_bigrams(query), set(tokenize(query))
     is_paragraph = float(fusion.kind(query) == "paragraph")
     rows = []
-    for para_id, _rank in candidates:
+    for para_id in para_ids:
         text = unicodedata.normalize("NFKC", texts[para_id]).lower()
         bigram_share = sum(b in text for b in bigrams) / len(bigrams) if bigrams else 0.0
         word_share = sum(w in text for w in words) / len(words) if words else 0.0

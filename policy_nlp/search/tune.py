@@ -85,7 +85,7 @@ def relevance_data(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fus
     rows, labels = [], []
     for q in queries:
         fused = fusion.fuse(q.query, runs[q.qid])[:RELEVANCE_DEPTH]
-        rows += features(q.query, [(i, r) for r, (i, _) in enumerate(fused, 1)], runs[q.qid], texts, fusion)
+        rows += features(q.query, [i for i, _ in fused], runs[q.qid], texts, fusion)
         labels += [int(q.grades.get(i, 0) > 0) for i, _ in fused]
     return np.asarray(rows, dtype=float), np.asarray(labels)
 
