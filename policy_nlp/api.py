@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +26,9 @@ from .ingest.metadata import apply_overrides
 from .resources import shipped
 from .schema import SECTION_SEPARATOR, Document, DocumentMetadata
 from .search import indexes
-from .search.engine import DEFAULT_MODE, Hit, SearchEngine
-from .search.evaluate import evaluate, load_queries
+from .search.engine import DEFAULT_MODE, MODES, Hit, SearchEngine
+from .search.evaluate import DEFAULT_QUERIES as DEFAULT_SEARCH_EVAL
+from .search.evaluate import evaluate, judged_in_store
 from .search.filters import Filters
 from .tagging import Prediction, TagSummary, ThemeModel, predict, summarise
 
@@ -40,8 +41,6 @@ MAX_RESULTS = 1000
 #: Paragraphs of a report file shorter than this (titles, bare headings) get no similar-initiative search.
 MIN_SIMILAR_CHARS = 40
 TAG_BATCH = 64
-#: The project's judged search queries (paragraphs of corpus/seeds and ../shared/corpus/meiyu).
-DEFAULT_SEARCH_EVAL = shipped("data", "eval", "search_queries.jsonl")
 
 
 @dataclass(frozen=True)
@@ -230,21 +229,27 @@ class Workspace:
         ]
 
     def evaluate_search(self, queries: str | Path = DEFAULT_SEARCH_EVAL) -> SearchEvaluation:
-        """nDCG@10, Recall@10 and MRR of each ranking mode on judged queries (the project's set by default)."""
-        para_ids = {(p.doc_id, p.text_hash): p.para_id for p in self.store.iter_paragraphs()}
-        judged, unmatched = load_queries(Path(queries), para_ids)
-        usable = [q for q in judged if q.grades]
+        """nDCG@10, Recall@10, MRR and unjudged results of every ranking mode and every anchor, side by side,
+        on the tuning and held-out halves of judged queries (the project's set by default)."""
+        from .search.anchors import ANCHORS, Anchors  # scikit-learn and bm25s models: only when evaluating
+
+        paragraphs, judged, unmatched = judged_in_store(self.store, Path(queries))
+        usable = [q for q in judged if q.relevant]
         if not usable:
             raise ConfigError(
                 "none of the judged paragraphs is in this store: ingest corpus/seeds and "
                 "../shared/corpus/meiyu, then run `policy-nlp index build`"
             )
-        by_kind = {kind: [q for q in usable if q.kind == kind] for kind in sorted({q.kind for q in usable})}
+        engine = self.engine
+        anchors = Anchors([p.para_id for p in paragraphs], [p.text for p in paragraphs],
+                          lambda q, depth: engine.signal(q, "dense", depth=depth))  # fmt: skip
+        systems = {m: _ids(lambda q, m=m: engine.rank(q, mode=m)) for m in MODES}
+        systems |= {a: _ids(lambda q, a=a: anchors.rank(a, q)) for a in ANCHORS}
+        groups = evaluate(usable, systems)
         return SearchEvaluation(
             queries=len(usable),
             unmatched_judgements=unmatched,
-            overall={m: asdict(s) for m, s in evaluate(self.engine, usable).items()},
-            by_kind={k: {m: asdict(s) for m, s in evaluate(self.engine, qs).items()} for k, qs in by_kind.items()},
+            groups={g: {name: asdict(s) for name, s in by_system.items()} for g, by_system in groups.items()},
         )
 
     # -- themes ------------------------------------------------------------------------------
@@ -318,12 +323,11 @@ def _theme_model_id(model: str | Path | None) -> str:
 
 @dataclass(frozen=True)
 class SearchEvaluation:
-    """Mean retrieval metrics per ranking mode, overall and per query kind (phrase / paragraph)."""
+    """Mean retrieval metrics per system (project modes and anchors), per half and per half and query kind."""
 
     queries: int
     unmatched_judgements: int
-    overall: dict[str, dict[str, float]]
-    by_kind: dict[str, dict[str, dict[str, float]]]
+    groups: dict[str, dict[str, dict[str, float]]]  # "tune", "heldout", "heldout/phrase", … -> system -> metrics
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,11 @@ class SimilarResult:
     source_section: str
     source_para_id: int | None
     hits: list[Hit]
+
+
+def _ids(rank: Callable[[str], list[tuple[int, float]]]) -> Callable[[str], list[int]]:
+    """A ranking function that returns paragraph ids only."""
+    return lambda query: [i for i, _ in rank(query)]
 
 
 def _no_bar(progress: bool | None, total: int) -> bool | None:

@@ -224,19 +224,21 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def _hit_json(hit: Hit) -> dict[str, object]:
-    return {**asdict(hit), "count": hit.count}
+    return {**asdict(hit), "count": hit.count, "other_bureaus": hit.other_bureaus}
 
 
 def _hits_table(hits: list[Hit], title: str) -> Table:
     table = Table(title=escape(title), show_lines=True)
-    for col in ("#", "score", "bureau", "level", "year", "section", "snippet"):
+    for col in ("#", "relevance", "bureau", "level", "year", "section", "snippet"):
         table.add_column(col, overflow="fold")
     for rank, hit in enumerate(hits, 1):
         years = "-".join(str(y) for y in sorted({min(hit.years), max(hit.years)})) if hit.years else ""
         copies = f"\n[dim]+{len(hit.duplicates)} near-identical[/dim]" if hit.duplicates else ""
+        if hit.other_bureaus:
+            copies += f"[dim] also in: {escape('、'.join(hit.other_bureaus))}[/dim]"
         table.add_row(
             str(rank),
-            f"{hit.score:.3f}",
+            _relevance(hit),
             escape(hit.bureau or "—"),
             hit.level,
             years,
@@ -244,6 +246,18 @@ def _hits_table(hits: list[Hit], title: str) -> Table:
             _highlight(hit.snippet, hit.matched_terms) + copies + f"\n[dim]{escape(hit.doc_id)} · ¶{hit.para_id}[/dim]",
         )
     return table
+
+
+def _relevance(hit: Hit) -> str:
+    """The calibrated relevance (the fused score in modes without one), with weak matches marked."""
+    if hit.relevance is None:
+        return f"{hit.score:.3f}"
+    return f"[dim]{hit.relevance:.2f} weak[/dim]" if hit.weak else f"{hit.relevance:.2f}"
+
+
+def _no_close_match(hits: list[Hit]) -> bool:
+    """True when every hit carries a relevance estimate and each is below the weak-match threshold."""
+    return bool(hits) and all(h.relevance is not None and h.weak for h in hits)
 
 
 def _highlight(text: str, terms: list[str]) -> str:
@@ -262,6 +276,8 @@ def cmd_search(ws: Workspace, args: argparse.Namespace) -> int:
         out.print("no paragraph matches; loosen the filters or rephrase the query")
     else:
         out.print(_hits_table(hits, f"{args.mode} search: {_snippet(args.query, 40)}"))
+        if _no_close_match(hits):
+            out.print("no close match: every result is a weak match (相关度低), shown for reference")
     return 0
 
 
@@ -275,10 +291,14 @@ def cmd_similar(ws: Workspace, args: argparse.Namespace) -> int:
     else:
         results = ws.similar(text=source, k=args.k, mode=args.mode, filters=_filters(args))
     if args.json:
-        _print_json([{**asdict(r), "hits": [_hit_json(h) for h in r.hits]} for r in results])
+        _print_json([{**asdict(r), "hits": [_hit_json(h) for h in r.hits], "no_close_match": _no_close_match(r.hits)}
+                     for r in results])
         return 0
     for r in results:
         out.print(_hits_table(r.hits, f"similar to: {r.source_section or _snippet(r.source_text, 40)}"))
+        if _no_close_match(r.hits):
+            where = "in other bureaus" if r.source_para_id is not None else "in the store"
+            out.print(f"no close match {where} (未找到相近做法): the results above are weak matches")
     return 0
 
 
@@ -289,13 +309,15 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(asdict(result))
         return 0
-    table = Table(title=f"search quality on {result.queries} judged queries (top 10)")
-    for col in ("queries", "mode", "nDCG@10", "Recall@10", "MRR"):
+    table = Table(title=f"search quality on {result.queries} judged queries (top 10): the project's modes, then "
+                        "the anchors; fitted on the tuning half, report the held-out half", show_lines=False)
+    for col in ("half", "queries", "system", "nDCG@10", "Recall@10", "MRR", "unjudged in top 10"):
         table.add_column(col)
-    groups = {"all": result.overall, **result.by_kind}
-    for name, modes in groups.items():
-        for mode, m in modes.items():
-            table.add_row(name, mode, f"{m['ndcg']:.3f}", f"{m['recall']:.3f}", f"{m['mrr']:.3f}")
+    for group, systems in result.groups.items():
+        for name, m in systems.items():
+            table.add_row(group, str(m["queries"]), name, f"{m['ndcg']:.3f}", f"{m['recall']:.3f}", f"{m['mrr']:.3f}",
+                          f"{m['unjudged']:.1f}")  # fmt: skip
+        table.add_section()
     out.print(table)
     if result.unmatched_judgements:
         out.print(f"{result.unmatched_judgements} judged paragraphs are not in this store and were left out")
@@ -522,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="a paragraph id (from search results), a report file, or pasted text")
     p.add_argument("--same-bureau", action="store_true", help="paragraph id only: also show the same bureau's documents")
 
-    p = add("evaluate", cmd_evaluate, "measure search quality (bm25 / dense / hybrid) or theme classifiers side by side")
+    p = add("evaluate", cmd_evaluate, "measure search quality (every mode and the anchors) or theme classifiers side by side")
     p.add_argument("what", choices=("search", "classify"))
     p.add_argument("--queries", help="judged queries JSONL (default: the shipped policy_nlp/data/eval/search_queries.jsonl)")
 

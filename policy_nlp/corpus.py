@@ -358,6 +358,14 @@ class CorpusStore:
             h.update(f"{para_id}:{th};".encode())
         return h.hexdigest()[:16]
 
+    def version(self) -> tuple[int, int]:
+        """(paragraph count, highest paragraph id): changes whenever paragraphs are added or removed.
+
+        Ids are never reused, so an unchanged pair means an unchanged set of paragraphs; unlike
+        `fingerprint` it costs no scan of every row, so it can be asked on every query.
+        """
+        return tuple(self._conn.execute("SELECT COUNT(*), COALESCE(MAX(para_id), 0) FROM paragraphs").fetchone())
+
     def counts(self) -> tuple[int, int]:
         """(documents, paragraphs) in the store."""
         docs = self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]

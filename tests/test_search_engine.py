@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +124,14 @@ def test_near_duplicates_are_grouped_with_a_count(fresh_ws, tmp_path):
     grouped = fresh_ws.search("强师工程 强师优生兴校", k=3)
     assert grouped[0].count == 3, "004 and its two copies are one initiative"
     assert len({grouped[0].para_id, *grouped[0].duplicates}) == 3
+    members = grouped[0].members
+    assert [m.para_id for m in members] == grouped[0].duplicates
+    assert {grouped[0].doc_id, *(m.doc_id for m in members)} == {"004_19f5cf095fbe0cc7", "a", "b"}
+    assert {"甲县教育局", "乙县教育局"} <= {grouped[0].bureau, *grouped[0].other_bureaus}
+    assert grouped[0].bureau not in grouped[0].other_bureaus and len(grouped[0].other_bureaus) >= 1
     ungrouped = fresh_ws.search("强师工程 强师优生兴校", k=3, group=False)
     assert len({h.doc_id for h in ungrouped}) == 3
+    assert {h.para_id for h in ungrouped} == {grouped[0].para_id, *grouped[0].duplicates}
 
 
 def test_incremental_update_and_repair(fresh_ws, tmp_path):
@@ -154,28 +161,36 @@ def test_searching_before_building_says_what_to_do(fresh_ws):
         fresh_ws.search("双减")
 
 
-def test_evaluation_reports_every_mode(seed_ws, tmp_path):
+def test_evaluation_reports_every_mode_and_anchor_per_half(seed_ws, tmp_path):
     paras = {p.text_hash: p for p in seed_ws.store.iter_paragraphs()}
     target = next(p for p in paras.values() if "县管校聘" in p.text)
+    top = [i for i, _ in seed_ws.engine.rank("课后服务", mode="chars")][:10]
+    read = [p for p in paras.values() if p.para_id in top[:4]]  # judged by reading: grade 0 still counts as judged
+    rows = [{"qid": "q1", "query": "县管校聘", "kind": "phrase", "split": "tune",
+             "relevant": [{"doc_id": target.doc_id, "text_hash": target.text_hash, "grade": 2},
+                          {"doc_id": "P999", "text_hash": "0" * 16, "grade": 1}]},
+            {"qid": "q2", "query": "课后服务", "kind": "phrase", "split": "heldout",
+             "relevant": [{"doc_id": p.doc_id, "text_hash": p.text_hash, "grade": int(p.para_id == top[0])} for p in read]}]
     judged = tmp_path / "q.jsonl"
-    judged.write_text(
-        json.dumps({"qid": "q1", "query": "县管校聘", "kind": "phrase",
-                    "relevant": [{"doc_id": target.doc_id, "text_hash": target.text_hash, "grade": 2},
-                                 {"doc_id": "P999", "text_hash": "0" * 16, "grade": 1}]}) + "\n",
-        encoding="utf-8",
-    )  # fmt: skip
+    judged.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     result = seed_ws.evaluate_search(judged)
-    assert result.queries == 1 and result.unmatched_judgements == 1
-    assert set(result.overall) == {"hybrid", "dense", "bm25"}
-    assert result.overall["bm25"]["mrr"] == 1.0 and result.overall["bm25"]["recall"] == 1.0
+    assert result.queries == 2 and result.unmatched_judgements == 1
+    assert list(result.groups) == ["tune", "tune/phrase", "heldout", "heldout/phrase"]
+    expected = {"hybrid", "dense", "bm25", "chars", "jieba-bm25s", "char-tfidf", "char-bm25s", "rrf-4"}
+    assert set(result.groups["tune"]) == expected
+    assert result.groups["tune"]["chars"]["recall"] == 1.0 and result.groups["tune"]["chars"]["mrr"] >= 0.5
+    chars = result.groups["heldout"]["chars"]
+    assert (chars["ndcg"], chars["mrr"], chars["unjudged"]) == (1.0, 1.0, 6.0)  # 4 of its top 10 were read
 
 
 def test_cli_search_json_has_every_field(seed_ws, capsys):
     code = main(["search", "课后服务", "--home", str(seed_ws.home), "--json", "-k", "3", "--level", "district"])
     hits = json.loads(capsys.readouterr().out)
     assert code == 0 and len(hits) == 3
-    for field in ("para_id", "score", "bureau", "level", "years", "section", "snippet", "text", "matched_terms", "count"):
+    for field in ("para_id", "score", "bureau", "level", "years", "section", "snippet", "text", "matched_terms", "count",
+                  "members", "other_bureaus", "relevance", "weak"):
         assert field in hits[0]
+    assert 0 < hits[0]["relevance"] < 1 and hits[0]["weak"] is False
     assert {h["level"] for h in hits} == {"district"} and "课后服务" in hits[0]["text"]
     assert np.all(np.diff([h["score"] for h in hits]) <= 0)
 
@@ -235,3 +250,28 @@ def test_a_damaged_vector_is_found_by_check_and_repaired_by_update(fresh_ws, cap
     assert fresh_ws.check_index().consistent
     hits = fresh_ws.search("强师工程", k=3, mode="dense")
     assert "强师" in hits[0].text
+
+
+def test_relevance_says_when_nothing_is_close(seed_ws, capsys):
+    close = seed_ws.search("县管校聘", k=3)
+    assert not close[0].weak and close[0].relevance > close[-1].relevance
+    far_away = "海洋渔业捕捞许可证的办理"  # nothing in the seed reports is about this
+    far = seed_ws.search(far_away, k=3)
+    assert far and all(h.weak for h in far) and max(h.relevance for h in far) < close[-1].relevance
+    assert main(["similar", far_away, "--home", str(seed_ws.home), "-k", "3"]) == 0
+    assert "no close match" in capsys.readouterr().out
+    assert main(["similar", far_away, "--home", str(seed_ws.home), "-k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["no_close_match"] is True
+    assert main(["similar", "县管校聘", "--home", str(seed_ws.home), "-k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["no_close_match"] is False
+
+
+def test_update_adds_the_character_index_to_an_older_home(fresh_ws):
+    fresh_ws.ingest([SEED_004], progress=False)
+    fresh_ws.build_index(progress=False)
+    shutil.rmtree(fresh_ws.home / "index" / "bm25_chars")
+    with pytest.raises(SearchIndexError, match="policy-nlp index update"):
+        fresh_ws.check_index()
+    report = fresh_ws.update_index(progress=False)
+    assert (report.added, report.removed) == (12, 0) and fresh_ws.check_index().consistent
+    assert fresh_ws.search("县管校聘", k=1, mode="chars")[0].doc_id == "004_19f5cf095fbe0cc7"

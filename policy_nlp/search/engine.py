@@ -1,4 +1,5 @@
-"""Query-time search over a home: dense, BM25 or hybrid ranking, filters, near-duplicate grouping.
+"""Query-time search over a home: dense, word BM25, character BM25 or hybrid ranking, filters,
+near-duplicate grouping.
 
 Filters become the set of allowed paragraph ids, applied inside FAISS and BM25, so top-k is always
 the top-k of what matches. When the store changed after the last index update, the same mechanism
@@ -18,21 +19,30 @@ from ..embed import Encoder
 from ..errors import ConfigError
 from ..index import VectorIndex
 from ..schema import SECTION_SEPARATOR
-from .bm25 import BM25Index
 from .dedup import group_duplicates
 from .filters import Filters
-from .fusion import rrf
-from .indexes import encoder_for, load
+from .fusion import FUSION, Fusion
+from .indexes import Indexes, encoder_for, load
+from .relevance import RELEVANCE, RelevanceModel, features
 from .tokenize import tokenize
 
-MODES = ("hybrid", "dense", "bm25")
+#: Ranking modes: the fused default, and each signal alone (bm25 = jieba words, chars = character uni+bigrams).
+MODES = ("hybrid", "dense", "bm25", "chars")
 DEFAULT_MODE = "hybrid"
 #: Each ranking contributes this many candidates (at least) to fusion and grouping.
 CANDIDATES = 100
 SNIPPET_CHARS = 90
-#: Hybrid = reciprocal rank fusion of the dense and BM25 rankings, the dense one weighted this much
-#: (BM25 weighs 1). Chosen on the project's evaluation set: see README, "Search quality".
-DENSE_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Member:
+    """A near-identical paragraph grouped under a hit: the same template or copied text in another document."""
+
+    para_id: int
+    doc_id: str
+    bureau: str
+    title: str
+    years: list[int]
 
 log = logging.getLogger(__name__)
 
@@ -55,26 +65,38 @@ class Hit:
     snippet: str  # a window of the text around the matched words
     matched_terms: list[str]  # query words found in the text
     duplicates: list[int] = field(default_factory=list)  # ids of near-identical paragraphs grouped under this hit
+    members: list[Member] = field(default_factory=list)  # those paragraphs, with where they come from
+    relevance: float | None = None  # calibrated P(a reader judges it relevant); hybrid mode only
+    weak: bool = False  # relevance below the threshold chosen on the tuning half: not a close match
 
     @property
     def count(self) -> int:
         """How many paragraphs this hit stands for (itself and its near-duplicates)."""
         return 1 + len(self.duplicates)
 
+    @property
+    def other_bureaus(self) -> list[str]:
+        """Bureaus of the grouped copies other than this hit's own, in first-seen order."""
+        return [b for b in dict.fromkeys(m.bureau for m in self.members) if b and b != self.bureau]
+
 
 class SearchEngine:
     """Searches the paragraphs of one store with its indexes; encoder loaded on the first dense query."""
 
-    def __init__(self, store: CorpusStore, dense: VectorIndex, bm25: BM25Index, encoder: Encoder | None = None,
-                 *, home: Path | None = None) -> None:  # fmt: skip
-        self.store, self.dense, self.bm25 = store, dense, bm25
+    def __init__(self, store: CorpusStore, indexes: Indexes, encoder: Encoder | None = None, *,
+                 home: Path | None = None, fusion: Fusion = FUSION,
+                 relevance: RelevanceModel | None = RELEVANCE) -> None:  # fmt: skip
+        self.store, self.indexes, self.fusion, self.relevance = store, indexes, fusion, relevance
         self._encoder, self._home = encoder, home
-        self._checked: tuple[str, bool] | None = None  # (store fingerprint, whether the index holds removed ids)
+        self._checked: tuple[tuple[int, int], bool] | None = None  # (store version, whether the index holds removed ids)
 
     @classmethod
     def open(cls, store: CorpusStore, home: Path) -> SearchEngine:
-        dense, bm25 = load(home)
-        return cls(store, dense, bm25, home=home)
+        return cls(store, load(home), home=home)
+
+    @property
+    def dense(self) -> VectorIndex:
+        return self.indexes.dense
 
     @property
     def encoder(self) -> Encoder:
@@ -87,29 +109,38 @@ class SearchEngine:
         """The top ``k`` results for a phrase or a pasted paragraph."""
         if not query.strip():
             raise ConfigError("the query is empty: type some words or paste a paragraph")
-        ranked = self.rank(query, mode=mode, filters=filters, depth=max(CANDIDATES, 3 * k))
-        return self._hits(query, ranked, k=k, group=group)
+        ranked, runs = self._rank(query, mode, filters, max(CANDIDATES, 3 * k))
+        return self._hits(query, ranked, runs, k=k, group=group)
 
     def rank(self, query: str, *, mode: str = DEFAULT_MODE, filters: Filters | None = None,
              depth: int = CANDIDATES) -> list[tuple[int, float]]:  # fmt: skip
         """(paragraph id, score) best first, up to ``depth`` of them: the ranking before grouping."""
+        return self._rank(query, mode, filters, depth)[0]
+
+    def _rank(self, query: str, mode: str, filters: Filters | None,
+              depth: int) -> tuple[list[tuple[int, float]], dict[str, list[tuple[int, float]]]]:  # fmt: skip
+        """The ranking and, in hybrid mode, the signal rankings it fused."""
         if mode not in MODES:
             raise ConfigError(f"unknown search mode '{mode}': choose {', '.join(MODES)}")
         allowed = self._allowed(filters)
         if allowed is not None and not len(allowed):
-            return []
-        runs = []
-        if mode in ("dense", "hybrid"):
-            vector = self.encoder.encode_queries([query])
-            scores, ids = self.dense.search(vector, depth, allowed_ids=allowed)
-            keep = ids[0] >= 0
-            runs.append(list(zip(ids[0][keep].tolist(), scores[0][keep].tolist())))
-        if mode in ("bm25", "hybrid"):
-            scores, ids = self.bm25.search(query, depth, allowed_ids=allowed)
-            runs.append(list(zip(ids.tolist(), scores.tolist())))
+            return [], {}
         if mode != "hybrid":
-            return runs[0]
-        return rrf([[i for i, _ in run] for run in runs], weights=(DENSE_WEIGHT, 1.0))[:depth]
+            return self.signal(query, mode, depth=depth, allowed=allowed), {}
+        runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed)
+                for name in self.fusion.signals}
+        return self.fusion.fuse(query, runs)[:depth], runs
+
+    def signal(self, query: str, name: str, *, depth: int = CANDIDATES,
+               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
+        """One signal's ranking, (paragraph id, score) best first: `dense`, `bm25` (words) or `chars`."""
+        if name == "dense":
+            scores, ids = self.dense.search(self.encoder.encode_queries([query]), depth, allowed_ids=allowed)
+            keep = ids[0] >= 0
+            return list(zip(ids[0][keep].tolist(), scores[0][keep].tolist()))
+        index = self.indexes.words if name == "bm25" else self.indexes.chars
+        scores, ids = index.search(query, depth, allowed_ids=allowed)
+        return list(zip(ids.tolist(), scores.tolist()))
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         """The paragraph ids a ranking may return; None for all the index holds (when it is in step with the store)."""
@@ -121,21 +152,27 @@ class SearchEngine:
         return np.asarray(self.store.paragraph_ids(), dtype=np.int64) if self._behind() else None
 
     def _behind(self) -> bool:
-        """Whether the index holds paragraphs the store no longer has; warns once per change of the store."""
-        fingerprint = self.store.fingerprint()
-        if fingerprint == self.dense.corpus_fingerprint:
-            return False
-        if self._checked is None or self._checked[0] != fingerprint:
-            stored = np.asarray(self.store.paragraph_ids(), dtype=np.int64)
-            indexed = np.union1d(self.dense.ids, self.bm25.ids)
-            removed, new = (~np.isin(indexed, stored)).sum(), (~np.isin(stored, indexed)).sum()
-            if removed or new:
-                log.warning("the search index is behind the store (%d removed or changed paragraphs left out, %d "
-                            "new ones not searched yet); run `policy-nlp index update`", removed, new)
-            self._checked = (fingerprint, bool(removed))
-        return self._checked[1]
+        """Whether the index holds paragraphs the store no longer has; warns once per change of the store.
 
-    def _hits(self, query: str, ranked: list[tuple[int, float]], *, k: int, group: bool) -> list[Hit]:
+        The full fingerprint is compared only when the store's cheap version changed since the last query.
+        """
+        version = self.store.version()
+        if self._checked is not None and self._checked[0] == version:
+            return self._checked[1]
+        removed = False
+        if self.store.fingerprint() != self.dense.corpus_fingerprint:
+            stored = np.asarray(self.store.paragraph_ids(), dtype=np.int64)
+            indexed = np.union1d(self.dense.ids, np.union1d(self.indexes.words.ids, self.indexes.chars.ids))
+            n_removed, n_new = (~np.isin(indexed, stored)).sum(), (~np.isin(stored, indexed)).sum()
+            if n_removed or n_new:
+                log.warning("the search index is behind the store (%d removed or changed paragraphs left out, %d "
+                            "new ones not searched yet); run `policy-nlp index update`", n_removed, n_new)
+            removed = bool(n_removed)
+        self._checked = (version, removed)
+        return removed
+
+    def _hits(self, query: str, ranked: list[tuple[int, float]], runs: dict[str, list[tuple[int, float]]], *,
+              k: int, group: bool) -> list[Hit]:  # fmt: skip
         if not ranked:
             return []
         paragraphs = {p.para_id: p for p in self.store.iter_paragraphs(para_ids=[i for i, _ in ranked])}
@@ -147,7 +184,13 @@ class SearchEngine:
         else:
             chosen = [(i, []) for i in ids[:k]]
         terms = _query_terms(query)
-        return [_hit(paragraphs[i], scores[i], terms, dups) for i, dups in chosen]
+        hits = [_hit(paragraphs[i], scores[i], terms, [_member(paragraphs[d]) for d in dups]) for i, dups in chosen]
+        if runs and self.relevance is not None:
+            texts = {i: paragraphs[i].text for i, _ in chosen}
+            rows = features(query, [i for i, _ in chosen], runs, texts, self.fusion)
+            for hit, p in zip(hits, self.relevance.predict(rows)):
+                hit.relevance, hit.weak = round(p, 3), p < self.relevance.threshold
+        return hits
 
 
 def _query_terms(query: str) -> list[str]:
@@ -155,13 +198,18 @@ def _query_terms(query: str) -> list[str]:
     return sorted({t for t in tokenize(query) if len(t) > 1 or not t.isascii()}, key=len, reverse=True)
 
 
-def _hit(p: StoredParagraph, score: float, terms: list[str], duplicates: list[int]) -> Hit:
+def _hit(p: StoredParagraph, score: float, terms: list[str], members: list[Member]) -> Hit:
     matched = [t for t in terms if t in p.text.lower()]
     return Hit(
         para_id=p.para_id, score=float(score), doc_id=p.doc_id, title=p.title, bureau=p.bureau, level=p.level,
         region=p.region, years=p.years, doc_type=p.doc_type, section=SECTION_SEPARATOR.join(p.section_path),
-        text=p.text, snippet=snippet(p.text, matched), matched_terms=matched, duplicates=duplicates,
+        text=p.text, snippet=snippet(p.text, matched), matched_terms=matched,
+        duplicates=[m.para_id for m in members], members=members,
     )  # fmt: skip
+
+
+def _member(p: StoredParagraph) -> Member:
+    return Member(para_id=p.para_id, doc_id=p.doc_id, bureau=p.bureau, title=p.title, years=p.years)
 
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:

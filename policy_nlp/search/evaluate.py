@@ -1,37 +1,54 @@
-"""Retrieval evaluation against the project's judged queries: nDCG@10, Recall@10 and MRR per ranking mode.
+"""Retrieval evaluation on the project's judged queries: nDCG@10, Recall@10, MRR and unjudged results per system.
 
 Judgements name paragraphs by (document id, text hash), so they survive re-ingesting; a judged
-paragraph that is not in the store is reported, never silently dropped.
+paragraph that is not in the store is reported, never silently dropped. Each query belongs to the
+tuning half or the held-out half (field `split`, fixed in the file): parameters are fitted on the
+tuning half only, figures are reported on the held-out half. A judgement of grade 0 records a paragraph
+read and found not relevant, so it is judged; a result with no judgement at all counts as unjudged.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..corpus import CorpusStore, StoredParagraph
 from ..errors import InputError
-from .engine import MODES, SearchEngine
+from ..resources import shipped
 
 CUTOFF = 10
+#: The project's judged queries (paragraphs of corpus/seeds and ../shared/corpus/meiyu).
+DEFAULT_QUERIES = shipped("data", "eval", "search_queries.jsonl")
+SPLITS = ("tune", "heldout")
 
 
 @dataclass(frozen=True)
 class Judged:
-    """One evaluation query with the graded relevance (1 or 2) of paragraphs, by store paragraph id."""
+    """One evaluation query with the graded relevance (0, 1 or 2) of paragraphs, by store paragraph id."""
 
     qid: str
     query: str
     kind: str
+    split: str
     grades: dict[int, int]
+
+    @property
+    def relevant(self) -> int:
+        return sum(1 for g in self.grades.values() if g > 0)
 
 
 @dataclass(frozen=True)
-class ModeScores:
+class Scores:
+    """Mean metrics over a set of queries; `unjudged` is the mean number of unjudged results in a top 10."""
+
     ndcg: float
     recall: float
     mrr: float
+    unjudged: float
+    queries: int
 
 
 def load_queries(path: Path, para_ids: dict[tuple[str, str], int]) -> tuple[list[Judged], int]:
@@ -49,13 +66,23 @@ def load_queries(path: Path, para_ids: dict[tuple[str, str], int]) -> tuple[list
                     grades[para_ids[key]] = int(item["grade"])
                 else:
                     unmatched += 1
-            queries.append(Judged(row["qid"], row["query"], row.get("kind", "phrase"), grades))
+            split = row.get("split", "tune")
+            if split not in SPLITS:
+                raise ValueError(f"split must be one of {', '.join(SPLITS)}")
+            queries.append(Judged(row["qid"], row["query"], row.get("kind", "phrase"), split, grades))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{path}:{number}: not a judged query ({exc})") from None
     return queries, unmatched
 
 
-def ndcg(ranked: list[int], grades: dict[int, int], k: int = CUTOFF) -> float:
+def judged_in_store(store: CorpusStore, path: Path = DEFAULT_QUERIES) -> tuple[list[StoredParagraph], list[Judged], int]:
+    """Every stored paragraph, the judged queries of `path` mapped onto them, and the count of unmatched judgements."""
+    paragraphs = list(store.iter_paragraphs())
+    judged, unmatched = load_queries(Path(path), {(p.doc_id, p.text_hash): p.para_id for p in paragraphs})
+    return paragraphs, judged, unmatched
+
+
+def ndcg(ranked: Sequence[int], grades: dict[int, int], k: int = CUTOFF) -> float:
     """Normalised discounted cumulative gain with gains 2^grade - 1."""
     dcg = sum((2 ** grades.get(i, 0) - 1) / math.log2(r + 2) for r, i in enumerate(ranked[:k]))
     ideal = sorted(grades.values(), reverse=True)[:k]
@@ -63,26 +90,39 @@ def ndcg(ranked: list[int], grades: dict[int, int], k: int = CUTOFF) -> float:
     return dcg / idcg if idcg else 0.0
 
 
-def recall(ranked: list[int], grades: dict[int, int], k: int = CUTOFF) -> float:
+def recall(ranked: Sequence[int], grades: dict[int, int], k: int = CUTOFF) -> float:
     """Relevant paragraphs in the top k over the most that could be there, min(k, relevant)."""
+    relevant = sum(1 for g in grades.values() if g > 0)
     found = sum(1 for i in ranked[:k] if grades.get(i, 0) > 0)
-    return found / min(k, len(grades)) if grades else 0.0
+    return found / min(k, relevant) if relevant else 0.0
 
 
-def reciprocal_rank(ranked: list[int], grades: dict[int, int]) -> float:
+def reciprocal_rank(ranked: Sequence[int], grades: dict[int, int]) -> float:
     """1 / rank of the first relevant paragraph (0 when none is ranked)."""
     return next((1.0 / (r + 1) for r, i in enumerate(ranked) if grades.get(i, 0) > 0), 0.0)
 
 
-def evaluate(engine: SearchEngine, queries: list[Judged], modes: tuple[str, ...] = MODES) -> dict[str, ModeScores]:
-    """Mean nDCG@10, Recall@10 and MRR (over the top 100) of each mode on the queries with judgements."""
-    scored = [q for q in queries if q.grades]
-    results = {}
-    for mode in modes:
-        rows = []
-        for q in scored:
-            ranked = [i for i, _ in engine.rank(q.query, mode=mode)]
-            rows.append((ndcg(ranked, q.grades), recall(ranked, q.grades), reciprocal_rank(ranked, q.grades)))
-        n = len(rows) or 1
-        results[mode] = ModeScores(*(sum(col) / n for col in zip(*rows))) if rows else ModeScores(0, 0, 0)
-    return results
+def unjudged(ranked: Sequence[int], grades: dict[int, int], k: int = CUTOFF) -> int:
+    """Results in the top k that nobody judged."""
+    return sum(1 for i in ranked[:k] if i not in grades)
+
+
+def score(queries: Sequence[Judged], ranked: dict[str, Sequence[int]]) -> Scores:
+    """Mean metrics of one system's rankings (qid -> paragraph ids, best first) over `queries`."""
+    rows = [(ndcg(ranked[q.qid], q.grades), recall(ranked[q.qid], q.grades),
+             reciprocal_rank(ranked[q.qid], q.grades), unjudged(ranked[q.qid], q.grades)) for q in queries]
+    if not rows:
+        return Scores(0.0, 0.0, 0.0, 0.0, 0)
+    return Scores(*(sum(col) / len(rows) for col in zip(*rows)), queries=len(rows))
+
+
+def evaluate(queries: Sequence[Judged], systems: dict[str, Callable[[str], Sequence[int]]]) -> dict[str, dict[str, Scores]]:
+    """Scores of every system (name -> ranking function) per group: each split, and each split by query kind."""
+    scored = [q for q in queries if q.relevant]
+    ranked = {name: {q.qid: list(rank(q.query)) for q in scored} for name, rank in systems.items()}
+    groups: dict[str, list[Judged]] = {}
+    for q in scored:
+        groups.setdefault(q.split, []).append(q)
+        groups.setdefault(f"{q.split}/{q.kind}", []).append(q)
+    order = sorted(groups, key=lambda g: (SPLITS.index(g.split("/")[0]), g))
+    return {group: {name: score(groups[group], ranked[name]) for name in systems} for group in order}

@@ -1,9 +1,11 @@
-"""The dense (FAISS) and keyword (BM25) indexes of a home, kept in step with the corpus store.
+"""The dense (FAISS) and keyword (BM25 over jieba words, BM25 over character n-grams) indexes of a home,
+kept in step with the corpus store.
 
 ``build`` embeds every stored paragraph (through the embedding cache, so unchanged paragraphs are
-never encoded twice) and writes both indexes; ``update`` adds the paragraphs the store gained,
-removes those it lost and re-embeds damaged vectors; ``check`` compares indexes and store without
-changing anything. Build and update hold the index folder's writer lock, so a second writer waits.
+never encoded twice) and writes every index; ``update`` adds the paragraphs the store gained,
+removes those it lost, re-embeds damaged vectors (and creates an index a home built by an older
+version lacks); ``check`` compares indexes and store without changing anything. Build and update
+hold the index folder's writer lock, so a second writer waits.
 """
 
 from __future__ import annotations
@@ -24,6 +26,26 @@ from .bm25 import BM25Index
 INDEX_DIRNAME = "index"
 DENSE_DIRNAME = "dense"
 BM25_DIRNAME = "bm25"
+CHARS_DIRNAME = "bm25_chars"
+
+
+@dataclass
+class Indexes:
+    """The indexes of one home: dense vectors, BM25 over jieba words, BM25 over character uni+bigrams."""
+
+    dense: VectorIndex
+    words: BM25Index
+    chars: BM25Index
+
+    @property
+    def keyword(self) -> tuple[BM25Index, BM25Index]:
+        return self.words, self.chars
+
+    def save(self, home: Path) -> None:
+        folder = index_dir(home)
+        self.dense.save(folder / DENSE_DIRNAME)
+        self.words.save(folder / BM25_DIRNAME)
+        self.chars.save(folder / CHARS_DIRNAME)
 
 
 @dataclass(frozen=True)
@@ -85,9 +107,9 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
         fingerprint = store.fingerprint()
         dense = VectorIndex.build(np.asarray(ids, np.int64), vectors, model_id=encoder.model_id, kind=kind,
                                   corpus_fingerprint=fingerprint)  # fmt: skip
-        bm25 = BM25Index.build(np.asarray(ids, np.int64), texts)
-        dense.save(index_dir(home) / DENSE_DIRNAME)
-        bm25.save(index_dir(home) / BM25_DIRNAME)
+        words = BM25Index.build(np.asarray(ids, np.int64), texts)
+        chars = BM25Index.build(np.asarray(ids, np.int64), texts, analyzer="chars")
+        Indexes(dense, words, chars).save(home)
     return IndexReport(encoder.model_id, kind, len(ids), len(dense), added=len(ids))
 
 
@@ -96,18 +118,28 @@ def exists(home: Path) -> bool:
     return (index_dir(home) / DENSE_DIRNAME).is_dir()
 
 
-def load(home: Path) -> tuple[VectorIndex, BM25Index]:
-    """Both indexes of a home; a clear error when they were never built."""
+def load(home: Path, *, create_missing_chars: bool = False) -> Indexes:
+    """The indexes of a home; a clear error when they were never built.
+
+    A home built before the character index existed gets an empty one with `create_missing_chars`
+    (then `update` fills it), else an error that says to run `policy-nlp index update`.
+    """
     folder = index_dir(home)
     if not exists(home):
         raise SearchIndexError(f"no search index in {home}: run `policy-nlp index build` first")
-    return VectorIndex.load(folder / DENSE_DIRNAME), BM25Index.load(folder / BM25_DIRNAME)
+    if (folder / CHARS_DIRNAME).is_dir():
+        chars = BM25Index.load(folder / CHARS_DIRNAME, analyzer="chars")
+    elif create_missing_chars:
+        chars = BM25Index.from_tokens(np.empty(0, np.int64), [], analyzer="chars")
+    else:
+        raise SearchIndexError(f"the search index in {home} has no character index yet: run `policy-nlp index update`")
+    return Indexes(VectorIndex.load(folder / DENSE_DIRNAME), BM25Index.load(folder / BM25_DIRNAME), chars)
 
 
-def _differences(store: CorpusStore, dense: VectorIndex, bm25: BM25Index) -> tuple[np.ndarray, np.ndarray]:
+def _differences(store: CorpusStore, found: Indexes) -> tuple[np.ndarray, np.ndarray]:
     """(ids missing from an index, ids an index holds that the store lost)."""
     stored = np.asarray(store.paragraph_ids(), np.int64)
-    indexed = [dense.ids, bm25.ids]
+    indexed = [found.dense.ids, found.words.ids, found.chars.ids]
     missing = np.unique(np.concatenate([stored[~np.isin(stored, ids)] for ids in indexed]))
     stale = np.unique(np.concatenate([ids[~np.isin(ids, stored)] for ids in indexed]))
     return missing, stale
@@ -115,33 +147,36 @@ def _differences(store: CorpusStore, dense: VectorIndex, bm25: BM25Index) -> tup
 
 def check(store: CorpusStore, home: Path) -> IndexReport:
     """Compare indexes and store, and look for damaged vectors; changes nothing."""
-    dense, bm25 = load(home)
-    missing, stale = _differences(store, dense, bm25)
+    found = load(home)
+    dense = found.dense
+    missing, stale = _differences(store, found)
     return IndexReport(dense.model_id, dense.kind, store.counts()[1], len(dense), missing=len(missing),
                        stale=len(stale), damaged=len(dense.damaged_ids()))  # fmt: skip
 
 
 def update(store: CorpusStore, home: Path, *, show_progress: bool = True) -> IndexReport:
-    """Bring both indexes in step with the store: embed and add new paragraphs, drop removed ones, re-embed damaged ones."""
+    """Bring every index in step with the store: embed and add new paragraphs, drop removed ones, re-embed damaged ones."""
     with locked(index_dir(home)):
-        dense, bm25 = load(home)
-        missing, stale = _differences(store, dense, bm25)
+        found = load(home, create_missing_chars=True)
+        dense = found.dense
+        missing, stale = _differences(store, found)
         damaged = dense.damaged_ids()
         if len(stale) or len(damaged):
             dense.remove(np.concatenate([stale, damaged]))
-            bm25.remove(stale)
+            for keyword in found.keyword:
+                keyword.remove(stale)
         repaired = damaged[~np.isin(damaged, stale)]
         missing = np.union1d(missing, repaired)
-        texts = dict(zip(missing.tolist(), _texts(store, missing.tolist())))  # read once for both indexes
+        texts = dict(zip(missing.tolist(), _texts(store, missing.tolist())))  # read once for every index
         new_dense = missing[~np.isin(missing, dense.ids)]
         if len(new_dense):
             encoder = encoder_for(dense.model_id, home, show_progress=show_progress)
             dense.add(new_dense, _embed(encoder, home, [texts[i] for i in new_dense.tolist()]))
-        new_bm25 = missing[~np.isin(missing, bm25.ids)]
-        if len(new_bm25):
-            bm25.add(new_bm25, [texts[i] for i in new_bm25.tolist()])
+        for keyword in found.keyword:
+            new = missing[~np.isin(missing, keyword.ids)]
+            if len(new):
+                keyword.add(new, [texts[i] for i in new.tolist()])
         dense.corpus_fingerprint = store.fingerprint()
-        dense.save(index_dir(home) / DENSE_DIRNAME)
-        bm25.save(index_dir(home) / BM25_DIRNAME)
+        found.save(home)
     return IndexReport(dense.model_id, dense.kind, store.counts()[1], len(dense), added=len(missing) - len(repaired),
                        removed=len(stale), repaired=len(repaired))  # fmt: skip

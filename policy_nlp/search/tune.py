@@ -1,0 +1,146 @@
+"""Fitting the default search on the tuning half of the judged queries: fusion weights per query kind, and the
+relevance model that turns a hit's signals into a calibrated probability.
+
+Only queries with `split == "tune"` are read here; the held-out half stays for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .engine import CANDIDATES, SearchEngine
+from .evaluate import DEFAULT_QUERIES, Judged, judged_in_store, ndcg
+from .fusion import FUSION_FILE, Fusion
+from .relevance import FEATURES, RelevanceModel, features
+
+Runs = dict[str, list[tuple[int, float]]]  # signal name -> [(id, score)] best first
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0)
+K_GRID = (10, 30, 60)
+#: Candidates per query the relevance model learns from (the fused top 20).
+RELEVANCE_DEPTH = 20
+SIGNALS = ("dense", "bm25", "chars")
+#: Queries of at least this many characters are pasted paragraphs (the set's phrases have ≤ 13, its paragraphs ≥ 92).
+PARAGRAPH_CHARS = 30
+
+
+def fit_fusion(queries: Sequence[Judged], runs: dict[str, Runs], paragraph_chars: int) -> Fusion:
+    """Weights (character BM25 fixed at 1, others from `WEIGHT_GRID`) and k maximising mean nDCG@10, per kind.
+
+    One k serves both kinds; ties go to the first setting in grid order (smaller weights, smaller k).
+    """
+    probe = Fusion({"phrase": {}, "paragraph": {}}, paragraph_chars=paragraph_chars)
+    by_kind = {kind: [q for q in queries if probe.kind(q.query) == kind] for kind in ("phrase", "paragraph")}
+    best: tuple[float, Fusion] | None = None
+    for k in K_GRID:
+        weights = {kind: _best_weights(qs, runs, k) for kind, qs in by_kind.items()}
+        fusion = Fusion(weights, k=k, paragraph_chars=paragraph_chars)
+        total = _mean_ndcg(queries, runs, fusion)
+        if best is None or total > best[0] + 1e-12:
+            best = (total, fusion)
+    return best[1]
+
+
+def _best_weights(queries: Sequence[Judged], runs: dict[str, Runs], k: int) -> dict[str, float]:
+    best: tuple[float, dict[str, float]] | None = None
+    for dense, words in itertools.product(WEIGHT_GRID, WEIGHT_GRID):
+        weights = {"dense": dense, "bm25": words, "chars": 1.0}
+        fusion = Fusion({"phrase": weights, "paragraph": weights}, k=k)
+        total = _mean_ndcg(queries, runs, fusion)
+        if best is None or total > best[0] + 1e-12:
+            best = (total, weights)
+    return best[1] if best else {"dense": 0.0, "bm25": 0.0, "chars": 1.0}
+
+
+def _mean_ndcg(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion) -> float:
+    if not queries:
+        return 0.0
+    return float(np.mean([ndcg([i for i, _ in fusion.fuse(q.query, runs[q.qid])], q.grades) for q in queries]))
+
+
+def fit_relevance(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
+                  texts: dict[int, str]) -> RelevanceModel:  # fmt: skip
+    """Logistic regression of "judged relevant (grade ≥ 1)" on the features of each query's fused top 20.
+
+    Unjudged candidates count as not relevant. The weak-match threshold maximises F1 on the same candidates.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = relevance_data(queries, runs, fusion, texts)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    p = model.predict_proba(x)[:, 1]
+    threshold = max(np.unique(np.round(p, 3)), key=lambda t: _f1(p >= t, y == 1))
+    return RelevanceModel(coef=[float(c) for c in model.coef_[0]], intercept=float(model.intercept_[0]),
+                          threshold=float(threshold), features=list(FEATURES))  # fmt: skip
+
+
+def relevance_data(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
+                   texts: dict[int, str]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Features and 0/1 labels (judged grade ≥ 1) of each query's fused top `RELEVANCE_DEPTH`."""
+    rows, labels = [], []
+    for q in queries:
+        fused = fusion.fuse(q.query, runs[q.qid])[:RELEVANCE_DEPTH]
+        rows += features(q.query, [i for i, _ in fused], runs[q.qid], texts, fusion)
+        labels += [int(q.grades.get(i, 0) > 0) for i, _ in fused]
+    return np.asarray(rows, dtype=float), np.asarray(labels)
+
+
+def calibration(model: RelevanceModel, x: np.ndarray, y: np.ndarray, base_rate: float) -> dict[str, float]:
+    """Brier score of the model and of a constant `base_rate`, and how the weak-match threshold splits the hits."""
+    p = np.asarray(model.predict(x))
+    close = p >= model.threshold
+    return {"candidates": int(len(y)), "relevant_share": round(float(y.mean()), 3),
+            "brier": round(float(np.mean((p - y) ** 2)), 4),
+            "brier_constant": round(float(np.mean((base_rate - y) ** 2)), 4),
+            "relevant_among_close": round(float(y[close].mean()), 3) if close.any() else 0.0,
+            "relevant_among_weak": round(float(y[~close].mean()), 3) if (~close).any() else 0.0}
+
+
+def _f1(predicted: np.ndarray, actual: np.ndarray) -> float:
+    tp = float(np.sum(predicted & actual))
+    return 2 * tp / (predicted.sum() + actual.sum()) if tp else 0.0
+
+
+
+def signal_runs(engine: SearchEngine, queries: Sequence[Judged], depth: int = CANDIDATES) -> dict[str, Runs]:
+    """Every signal's ranking of every query (qid -> signal -> [(id, score)]), computed once."""
+    return {q.qid: {name: engine.signal(q.query, name, depth=depth) for name in SIGNALS} for q in queries}
+
+
+def fit(home: Path, queries: Path) -> dict[str, object]:
+    """Fit fusion and relevance model on the tuning half of `queries` over the store and indexes in `home`."""
+    from ..api import Workspace
+
+    with Workspace(home) as ws:
+        paragraphs, judged, _ = judged_in_store(ws.store, queries)
+        tune = [q for q in judged if q.split == "tune" and q.relevant]
+        heldout = [q for q in judged if q.split == "heldout" and q.relevant]
+        runs = signal_runs(ws.engine, tune + heldout)
+    texts = {p.para_id: p.text for p in paragraphs}
+    fusion = fit_fusion(tune, runs, PARAGRAPH_CHARS)
+    relevance = fit_relevance(tune, runs, fusion, texts)
+    base_rate = float(relevance_data(tune, runs, fusion, texts)[1].mean())
+    return {"fitted_on": f"{queries.name}, split = tune ({len(tune)} queries)",
+            "fusion": fusion.to_dict(), "relevance": relevance.to_dict(),
+            "relevance_heldout": calibration(relevance, *relevance_data(heldout, runs, fusion, texts), base_rate)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="fit the default search's fusion and relevance model on the "
+                                                 "tuning half and write them where the package reads them")  # fmt: skip
+    parser.add_argument("--home", required=True, help="a home holding corpus/seeds and ../shared/corpus/meiyu, indexed")
+    parser.add_argument("--queries", default=str(DEFAULT_QUERIES))
+    parser.add_argument("--output", default=str(Path(__file__).resolve().parents[1] / "data" / FUSION_FILE))
+    args = parser.parse_args()
+    fitted = fit(Path(args.home), Path(args.queries))
+    Path(args.output).write_text(json.dumps(fitted, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(fitted, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
