@@ -83,3 +83,34 @@ def e5_encoder(e5_model_dir, e5_home):
     from policy_nlp.embed.encoder import load_encoder
 
     return load_encoder(None, home=e5_home, show_progress=False)
+
+
+# --- web service (policy_nlp.web): the seed reports ingested, tagged and indexed once per session -------
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory, e5_home, e5_model_dir) -> Path:
+    """A home holding corpus/seeds, tagged and indexed, sharing the session's converted model and cache."""
+    from policy_nlp import Workspace
+
+    home = tmp_path_factory.mktemp("web") / "home"
+    home.mkdir()
+    for name in ("models", "cache"):
+        (e5_home / name).mkdir(exist_ok=True)
+        (home / name).symlink_to(e5_home / name, target_is_directory=True)
+    with Workspace(home) as ws:
+        ws.ingest([REPO / "corpus" / "seeds"], progress=False)
+        ws.tag_store(progress=False)
+        ws.build_index(progress=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def web_service(web_home):
+    """The web service's workspace over ``web_home``, models loaded once for every web test."""
+    from policy_nlp.web import Service
+
+    service = Service(web_home)
+    service.open()
+    yield service
+    service.close()
