@@ -36,6 +36,9 @@ def test_health_and_stats_once_models_are_loaded(client):
     assert (stats["documents"], stats["paragraphs"], stats["indexed"], stats["tagged"]) == (4, 83, 83, 83)
     assert "e5-small" in stats["embedding_model"] and stats["theme_model"].startswith("themes-e5@")
     assert "/api/search" in client.get("/openapi.json").json()["paths"]
+    docs = client.get("/docs")
+    assert "/static/swagger/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
 
 
 def test_search_hits_carry_highlights_context_and_facets(client):
@@ -49,7 +52,8 @@ def test_search_hits_carry_highlights_context_and_facets(client):
     assert (first["before_id"], first["after_id"]) == (ids[at - 1], ids[at + 1])
     facets = body["facets"]
     assert set(facets) == {"bureau", "level", "year", "theme"}
-    assert sum(facets["level"].values()) == sum(facets["bureau"].values()) > 10
+    ranked = sum(facets["level"].values())  # every ranked paragraph has one level
+    assert ranked > 10 and max(facets["bureau"].values()) <= ranked and sum(facets["bureau"].values()) >= ranked
     assert facets["level"] == dict(sorted(facets["level"].items(), key=lambda kv: -kv[1]))
 
 

@@ -121,6 +121,7 @@ def test_search_narrow_by_facet_open_a_result_and_preview_its_context(page):
 
 
 def test_tag_a_pasted_report_shows_the_theme_bars(page):
+    page.set_default_timeout(180_000)  # tagging with evidence takes a while on a busy machine
     page.goto("/tag")
     page.locator("textarea[name=text]").fill(SEED_004.read_text(encoding="utf-8"))
     page.get_by_role("button", name="分析主题").click()

@@ -15,10 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from .. import __version__
 from ..api import Workspace
@@ -79,15 +81,23 @@ def create_app(home: str | Path | None = None, *, service: Service | None = None
         if owned:  # a service handed in is closed by whoever made it
             service.close()
 
-    app = FastAPI(title="policy_nlp", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="policy_nlp", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Search and theme tagging of Chinese education-bureau policy texts.")  # fmt: skip
     app.state.service = service
     app.add_middleware(BodyLimit)
     _add_error_handlers(app)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    async def run(work):  # type: ignore[no-untyped-def]
-        return await service.run(work)
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        """Swagger UI from the installed swagger-ui-bundle: no CDN, works offline."""
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="policy_nlp API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")  # fmt: skip
+
+    run = service.run
 
     def require_write(request: Request) -> None:
         if not allow_write:
@@ -140,15 +150,16 @@ def create_app(home: str | Path | None = None, *, service: Service | None = None
         """Tag a report, pasted as JSON ``{"text": …}`` or uploaded as a file (field ``file``); nothing is stored."""
         text, data, filename, explain = await _report_from(request)
         if data is not None:
-            report = await run(lambda ws: ws.tag_upload(data, filename, explain=explain, max_bytes=MAX_UPLOAD_BYTES))
+            report = await service.run_themes(lambda ws: ws.tag_upload(data, filename, explain=explain,
+                                                                       max_bytes=MAX_UPLOAD_BYTES))  # fmt: skip
         else:
-            report = await run(lambda ws: ws.tag_text(text, explain=explain))
+            report = await service.run_themes(lambda ws: ws.tag_text(text, explain=explain))
         return report.to_json()
 
     @app.post("/api/classify", tags=["themes"])
     async def classify(body: TextsBody) -> dict[str, Any]:
         """One prediction per text: themes above their threshold and every theme's score."""
-        predictions = await run(lambda ws: ws.classify(body.texts, explain=body.explain))
+        predictions = await service.run_themes(lambda ws: ws.classify(body.texts, explain=body.explain))
         return {"predictions": [asdict(p) for p in predictions]}
 
     @app.get("/api/docs", tags=["documents"])
@@ -174,7 +185,7 @@ def create_app(home: str | Path | None = None, *, service: Service | None = None
 
     from .pages import add_pages
 
-    add_pages(app, run)
+    add_pages(app, service)
     return app
 
 

@@ -7,7 +7,6 @@ or uploaded report). Errors show as a message on the page, never a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +23,7 @@ from ..search.facets import FACET_NAMES
 from .app import document_json, error_status
 from .limits import MAX_UPLOAD_BYTES
 from .params import FilterParams, check_query
+from .service import Service
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGE_SIZE = 10
@@ -33,7 +33,6 @@ FACET_TITLES = {"bureau": "发文单位", "level": "行政级别", "year": "年�
 #: Facet name -> the query parameter that filters on it.
 FACET_PARAMS = {"bureau": "bureau", "level": "level", "year": "years", "theme": "theme"}
 FILTER_KEYS = ("bureau", "exclude_bureau", "level", "region", "doc_type", "theme", "years")
-Run = Callable[[Callable[[Any], Any]], Awaitable[Any]]
 
 
 def marked(text: str, spans: list[tuple[int, int]]) -> Markup:
@@ -76,8 +75,9 @@ def _link(request: Request, *, add: tuple[str, str] | None = None, remove: tuple
     return "/?" + urlencode(items)
 
 
-def add_pages(app: FastAPI, run: Run) -> None:
-    """Mount the HTML routes on ``app``; ``run`` hands work to the service's worker thread."""
+def add_pages(app: FastAPI, service: Service) -> None:
+    """Mount the HTML routes on ``app``, over the workspace of ``service``."""
+    run = service.run
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
@@ -131,9 +131,10 @@ def add_pages(app: FastAPI, run: Run) -> None:
         try:
             if upload is not None and not isinstance(upload, str) and upload.filename:
                 data, name = await upload.read(), upload.filename
-                report = await run(lambda ws: ws.tag_upload(data, name, explain=True, max_bytes=MAX_UPLOAD_BYTES))
+                report = await service.run_themes(lambda ws: ws.tag_upload(data, name, explain=True,
+                                                                           max_bytes=MAX_UPLOAD_BYTES))  # fmt: skip
             elif text.strip():
-                report = await run(lambda ws: ws.tag_text(text, explain=True))
+                report = await service.run_themes(lambda ws: ws.tag_text(text, explain=True))
             else:
                 return page(request, "tag.html", 400, text=text, error="请粘贴报告全文或上传一个文件")
         except PolicyNLPError as exc:

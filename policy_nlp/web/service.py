@@ -1,7 +1,9 @@
-"""One Workspace for the whole service, used from one worker thread.
+"""One Workspace for the whole service, its store and models each used from one worker thread.
 
-SQLite connections, the encoder and the theme model never cross threads: every request hands its work to
-the same single-thread executor, so concurrent requests queue and share the warm models safely.
+Two single-thread lanes: the store lane runs everything that touches SQLite, the indexes or the
+encoder (search, similar, documents, stats, removal); the theme lane runs theme-model work that never
+touches the store (tagging pasted or uploaded reports, classifying texts). Concurrent requests queue
+in their lane and share the warm models safely, and a long tagging job does not hold up searches.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class Service:
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.home = home
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-nlp")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-nlp-store")
+        self._theme_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-nlp-themes")
         self._loading: Future[Workspace] | None = None
 
     def start(self) -> Future[Workspace]:
@@ -51,15 +54,24 @@ class Service:
         return (False, str(error)) if error else (True, "ok")
 
     async def run(self, work: Callable[[Workspace], T]) -> T:
-        """Run ``work(workspace)`` in the worker thread, after the models have loaded."""
+        """Run ``work(workspace)`` in the store lane, after the models have loaded."""
+        return await self._submit(self._pool, work)
+
+    async def run_themes(self, work: Callable[[Workspace], T]) -> T:
+        """Run ``work(workspace)`` in the theme lane: only theme-model work that never touches the store."""
+        return await self._submit(self._theme_pool, work)
+
+    async def _submit(self, pool: ThreadPoolExecutor, work: Callable[[Workspace], T]) -> T:
         loading = self.start()
         if loading.done() and loading.exception() is not None:
             raise ServiceUnavailable(f"the service could not load its models: {loading.exception()}")
-        return await asyncio.wrap_future(self._pool.submit(lambda: work(loading.result())))
+        workspace = await asyncio.wrap_future(loading)
+        return await asyncio.wrap_future(pool.submit(work, workspace))
 
     def close(self) -> None:
         if self._loading is not None and self._loading.done() and self._loading.exception() is None:
             self._pool.submit(self._loading.result().close).result()
+        self._theme_pool.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
