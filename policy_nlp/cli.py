@@ -403,7 +403,7 @@ def cmd_serve(ws: Workspace, args: argparse.Namespace) -> int:
     err.print(escape(f"loading the search index and models from {ws.home} …"))
     service.open()
     err.print(escape(f"serving http://{args.host}:{args.port}/ (API docs at /docs); Ctrl+C stops"))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10)
     return 0
 
 

@@ -130,6 +130,7 @@ def test_documents_list_and_detail_without_file_paths(client):
         ("get", "/api/search", {"params": {"q": "课后服务", "mode": "fuzzy"}}, 400, "unknown search mode"),
         ("get", "/api/search", {"params": {"q": "课后服务", "k": 1000}}, 400, "k must be"),
         ("get", "/api/search", {"params": {"q": "课后服务", "years": "去年"}}, 400, "not a year"),
+        ("get", "/api/search", {"params": {"q": "课后服务", "offset": 10_000}}, 400, "offset must be"),
         ("get", "/api/search", {"params": {"q": "课后服务", "level": "village"}}, 400, "unknown level"),
         ("get", "/api/search", {}, 422, "q"),
         ("post", "/api/tag", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "JSON"),
@@ -208,6 +209,9 @@ def test_the_page_answers_without_javascript(client):
     assert page.status_code == 200 and "<mark>课后服务</mark>" in page.text
     assert "level=county&amp;level=county" not in page.text  # a facet link never repeats an active filter
     assert "县级" in page.text and "在文档中查看" in page.text
+    assert '<option value="county" selected>' in page.text and page.text.count('name="level"') == 1
+    themed = client.get("/", params={"q": "课后服务", "theme": "双减", "years": "2024"})
+    assert '<option value="double_reduction" selected>' in themed.text and 'name="years" value="2024"' in themed.text
     hit = client.get("/api/search", params={"q": "课后服务", "level": "county", "k": 1}).json()["hits"][0]
     doc = client.get(f"/doc/{hit['doc_id']}", params={"para": hit["para_id"]})
     assert f'id="p{hit["para_id"]}" class="paragraph target"' in doc.text and doc.text.count("paragraph context") == 2

@@ -83,7 +83,6 @@ def create_app(home: str | Path | None = None, *, service: Service | None = None
 
     app = FastAPI(title="policy_nlp", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Search and theme tagging of Chinese education-bureau policy texts.")  # fmt: skip
-    app.state.service = service
     app.add_middleware(BodyLimit)
     _add_error_handlers(app)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -121,7 +120,7 @@ def create_app(home: str | Path | None = None, *, service: Service | None = None
     async def search(filters: Filtering, q: str, k: int = 10, offset: int = 0, mode: str = DEFAULT_MODE,
                      group: bool = True) -> dict[str, Any]:  # fmt: skip
         """Paragraphs about a phrase or a pasted paragraph, with highlight spans, copies, context ids and facets."""
-        check_query(q, k)
+        check_query(q, k, offset)
         scoped = filters.to_filters()
         page = await run(lambda ws: ws.search_page(q, k=k, offset=offset, mode=mode, filters=scoped, group=group))
         return {"query": q, "mode": mode, "k": k, "offset": offset, "hits": [h.to_json() for h in page.hits],

@@ -89,12 +89,13 @@ def add_pages(app: FastAPI, service: Service) -> None:
     async def search_page(request: Request, q: str = "", offset: int = 0, mode: str = DEFAULT_MODE) -> HTMLResponse:
         filters = _filters_of(request)
         active = [(k, v) for k, v in request.query_params.multi_items() if k in FILTER_KEYS and v.strip()]
+        controls = {key: next((v for k, v in active if k == key), "") for key in ("level", "theme", "years")}
         context = {"q": q, "mode": mode, "offset": offset, "active": active, "link": lambda **kw: _link(request, **kw),
-                   "facet_params": FACET_PARAMS, "facet_names": FACET_NAMES, "years": filters.years}  # fmt: skip
+                   "facet_params": FACET_PARAMS, "facet_names": FACET_NAMES, "controls": controls}  # fmt: skip
         if not q.strip():
             return page(request, "search.html", **context)
         try:
-            check_query(q, PAGE_SIZE)
+            check_query(q, PAGE_SIZE, offset)
             scoped = filters.to_filters()
             result = await run(lambda ws: ws.search_page(q, k=PAGE_SIZE, offset=offset, mode=mode, filters=scoped))
         except PolicyNLPError as exc:

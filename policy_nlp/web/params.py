@@ -11,6 +11,8 @@ from ..search.filters import Filters
 #: Longest query accepted (a pasted paragraph or two).
 MAX_QUERY_CHARS = 2000
 MAX_K = 100
+#: Deepest result page (deeper pages rank and group ever more candidates).
+MAX_OFFSET = 500
 
 
 def parse_years(value: str) -> tuple[int | None, int | None]:
@@ -62,9 +64,11 @@ class FilterParams:
         )  # fmt: skip
 
 
-def check_query(q: str, k: int) -> None:
-    """Refuse an over-long query or an out-of-range ``k`` with a message."""
+def check_query(q: str, k: int, offset: int = 0) -> None:
+    """Refuse an over-long query or an out-of-range ``k`` or ``offset`` with a message."""
     if len(q) > MAX_QUERY_CHARS:
         raise ConfigError(f"the query has {len(q)} characters; the limit is {MAX_QUERY_CHARS}")
     if not 1 <= k <= MAX_K:
         raise ConfigError(f"k must be between 1 and {MAX_K}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ConfigError(f"offset must be between 0 and {MAX_OFFSET}")
