@@ -219,3 +219,16 @@ def test_the_page_answers_without_javascript(client):
     assert tagged.status_code == 200 and 'data-theme="safety"' in tagged.text and "<mark>" in tagged.text
     empty = client.post("/tag", data={"text": " "})
     assert empty.status_code == 400 and "请粘贴" in empty.text
+
+
+def test_a_home_without_an_index_is_refused_at_start_and_reported_by_healthz(tmp_path, capsys):
+    assert main(["serve", "--home", str(tmp_path / "empty")]) == 1
+    assert "no search index" in capsys.readouterr().err
+    service = Service(tmp_path / "empty")
+    with TestClient(create_app(service=service)) as c:
+        service.start().exception()  # wait until loading has failed
+        health = c.get("/healthz")
+        assert health.status_code == 503 and "no search index" in health.json()["error"]
+        search = c.get("/api/search", params={"q": "课后服务"})
+        assert search.status_code == 503 and "could not load" in search.json()["error"]
+    service.close()
