@@ -18,15 +18,15 @@ from tqdm.auto import tqdm
 
 from .artifacts import write_file
 from .classify.finetune import SHIPPED_DIR as DEFAULT_THEME_MODEL
-from .corpus import CorpusStore
+from .corpus import CorpusStore, StoredParagraph
 from .errors import ConfigError, DocumentNotFoundError, ModelError, PolicyNLPError
 from .home import resolve_home
-from .ingest import DEFAULT_MAX_BYTES, ingest_file, iter_document_paths
+from .ingest import DEFAULT_MAX_BYTES, ingest_bytes, ingest_file, ingest_text, iter_document_paths
 from .ingest.metadata import apply_overrides
 from .resources import shipped
 from .schema import SECTION_SEPARATOR, Document, DocumentMetadata
 from .search import indexes
-from .search.engine import DEFAULT_MODE, MODES, Hit, SearchEngine
+from .search.engine import DEFAULT_MODE, MODES, Hit, SearchEngine, SearchPage
 from .search.evaluate import DEFAULT_QUERIES as DEFAULT_SEARCH_EVAL
 from .search.evaluate import evaluate, judged_in_store
 from .search.filters import Filters
@@ -132,6 +132,27 @@ class Workspace:
         """Every paragraph with its document's metadata, one row each."""
         return self.store.paragraphs_frame()
 
+    def paragraphs(self, doc_id: str) -> list[StoredParagraph]:
+        """A stored document's paragraphs with their ids, in reading order."""
+        return list(self.store.iter_paragraphs(doc_ids=[self.store.resolve_doc_id(doc_id)]))
+
+    def paragraph_themes(self, para_ids: list[int]) -> dict[int, list[str]]:
+        """The stored themes of each paragraph (after ``tag_store``; paragraphs without any are left out)."""
+        return self.store.themes_of(para_ids)
+
+    def stats(self) -> dict[str, object]:
+        """Counts and model ids: documents, paragraphs, indexed and tagged paragraphs, embedding and theme models."""
+        documents, paragraphs = self.store.counts()
+        theme_model_id = _theme_model_id(None)
+        return {
+            "documents": documents,
+            "paragraphs": paragraphs,
+            "indexed": len(self.engine.dense),
+            "tagged": paragraphs - len(self.store.untagged_paragraph_ids(theme_model_id)),
+            "embedding_model": self.engine.dense.model_id,
+            "theme_model": theme_model_id,
+        }
+
     def documents_frame(self) -> pd.DataFrame:
         """Every document's metadata, one row each."""
         return self.store.documents_frame()
@@ -184,6 +205,11 @@ class Workspace:
         if not 1 <= k <= MAX_RESULTS:
             raise ConfigError(f"ask for between 1 and {MAX_RESULTS} results, not {k}")
         return self.engine.search(query, k=k, mode=mode, filters=filters, group=group)
+
+    def search_page(self, query: str, *, k: int = 10, offset: int = 0, mode: str = DEFAULT_MODE,
+                    filters: Filters | None = None, group: bool = True) -> SearchPage:  # fmt: skip
+        """Results ``offset`` to ``offset + k`` with facet counts (bureau, level, year, theme) of what was ranked."""
+        return self.engine.search_page(query, k=k, offset=offset, mode=mode, filters=filters, group=group)
 
     def similar(
         self,
@@ -271,7 +297,18 @@ class Workspace:
 
     def tag_report(self, path: str | Path, *, model: str | Path | None = None, explain: bool = False) -> TagReport:
         """Read a report (any format ingest reads, not stored), tag every paragraph and summarise by theme."""
-        doc = ingest_file(Path(path))
+        return self._tag(ingest_file(Path(path)), model, explain)
+
+    def tag_text(self, text: str, *, model: str | Path | None = None, explain: bool = False) -> TagReport:
+        """``tag_report`` for a pasted report."""
+        return self._tag(ingest_text(text, doc_id="pasted"), model, explain)
+
+    def tag_upload(self, data: bytes, filename: str, *, model: str | Path | None = None, explain: bool = False,
+                   max_bytes: int = DEFAULT_MAX_BYTES) -> TagReport:  # fmt: skip
+        """``tag_report`` for a file held in memory; ``filename`` gives only its format (by extension)."""
+        return self._tag(ingest_bytes(data, filename=filename, max_bytes=max_bytes), model, explain)
+
+    def _tag(self, doc: Document, model: str | Path | None, explain: bool) -> TagReport:
         theme_model = self.theme_model(model)
         predictions = predict(theme_model, [p.text for p in doc.paragraphs], explain=explain)
         return TagReport(doc, predictions, summarise(doc, predictions, theme_model.theme_ids_))
@@ -313,6 +350,15 @@ class TagReport:
     document: Document
     predictions: list[Prediction]
     summary: list[TagSummary]
+
+    def to_json(self) -> dict[str, object]:
+        """Title, per-theme summary and each paragraph with its themes (and evidence, warnings when there are any)."""
+        rows = [
+            {"position": p.position, "section": p.section, "text": p.text, "themes": pred.themes, "scores": pred.scores,
+             **({"evidence": pred.evidence} if pred.evidence else {}), **({"warnings": pred.warnings} if pred.warnings else {})}
+            for p, pred in zip(self.document.paragraphs, self.predictions)
+        ]  # fmt: skip
+        return {"title": self.document.metadata.title, "summary": [asdict(r) for r in self.summary], "paragraphs": rows}
 
 
 def _theme_model_id(model: str | Path | None) -> str:

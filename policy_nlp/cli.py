@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -224,7 +225,7 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def _hit_json(hit: Hit) -> dict[str, object]:
-    return {**asdict(hit), "count": hit.count, "other_bureaus": hit.other_bureaus}
+    return hit.to_json()
 
 
 def _hits_table(hits: list[Hit], title: str) -> Table:
@@ -347,14 +348,6 @@ def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
-def _prediction_rows(paragraphs: list, predictions: list) -> list[dict[str, object]]:
-    return [
-        {"position": p.position, "section": p.section, "text": p.text, "themes": pred.themes, "scores": pred.scores,
-         **({"evidence": pred.evidence} if pred.evidence else {}), **({"warnings": pred.warnings} if pred.warnings else {})}
-        for p, pred in zip(paragraphs, predictions)
-    ]  # fmt: skip
-
-
 def cmd_tag(ws: Workspace, args: argparse.Namespace) -> int:
     if args.store:
         n = ws.tag_store(model=args.model)
@@ -366,11 +359,11 @@ def cmd_tag(ws: Workspace, args: argparse.Namespace) -> int:
     if not args.report:
         raise ConfigError("give a report file to tag, or --store to tag every stored paragraph")
     report = ws.tag_report(args.report, model=args.model, explain=args.explain)
-    rows = _prediction_rows(report.document.paragraphs, report.predictions)
-    summary = [asdict(r) for r in report.summary]
+    data = report.to_json()
+    rows, summary = data["paragraphs"], data["summary"]
     fmt = "json" if args.json else args.format
     if fmt == "json":
-        _print_json({"title": report.document.metadata.title, "summary": summary, "paragraphs": rows})
+        _print_json(data)
     elif fmt == "csv":
         import csv
 
@@ -442,6 +435,27 @@ def cmd_label(ws: Workspace, args: argparse.Namespace) -> int:
         table.add_row(str(r["para_id"]), escape(r["doc_id"]), f"{r['margin']:.3f}",
                       ", ".join(f"{t} {v:.2f}" for t, v in close), escape(_snippet(r["text"], 120)))  # fmt: skip
     out.print(table)
+    return 0
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(ws: Workspace, args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .web import Service, create_app
+    except ImportError:
+        raise ConfigError('the web service needs its extra: pip install -e ".[web]"') from None
+    service = Service(ws.home)
+    app = create_app(service=service, allow_write=args.allow_write, token=os.environ.get("POLICY_NLP_TOKEN"))
+    if args.host not in LOOPBACK:
+        err.print(f"[yellow]warning:[/yellow] listening on {escape(args.host)}: other machines can reach this service")
+    err.print(escape(f"loading the search index and models from {ws.home} …"))
+    service.open()
+    err.print(escape(f"serving http://{args.host}:{args.port}/ (API docs at /docs); Ctrl+C stops"))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10)
     return 0
 
 
@@ -573,6 +587,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", cmd_train, "train the theme classifier on policy_nlp/data/labels (reproduces the shipped model)")
     p.add_argument("--output", default=str(DEFAULT_THEME_MODEL), help="where to write the model folder")
+
+    p = add("serve", cmd_serve, "the web service: JSON API and search page, models loaded once")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--allow-write", action="store_true",
+                   help="allow requests that change the store, each with the token in $POLICY_NLP_TOKEN")
 
     p = add("export", cmd_export, "write paragraphs or documents to .parquet, .jsonl or .csv for notebooks")
     p.add_argument("output", help="output file; its suffix chooses the format")

@@ -351,6 +351,18 @@ class CorpusStore:
         sql = f"SELECT p.para_id FROM paragraphs p JOIN documents d ON d.doc_id = p.doc_id WHERE {where} ORDER BY p.para_id"
         return [r[0] for r in self._conn.execute(sql, list(params))]
 
+    def neighbours(self, para_ids: Sequence[int]) -> dict[int, tuple[int | None, int | None]]:
+        """For each paragraph: the ids of the paragraphs just before and after it in its document (None at an end)."""
+        rows = self._conn.execute(
+            "SELECT para_id, before_id, after_id FROM (SELECT para_id, "
+            "LAG(para_id) OVER w AS before_id, LEAD(para_id) OVER w AS after_id FROM paragraphs "
+            "WHERE doc_id IN (SELECT doc_id FROM paragraphs WHERE para_id IN (SELECT value FROM json_each(?))) "
+            "WINDOW w AS (PARTITION BY doc_id ORDER BY position)) "
+            "WHERE para_id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(i) for i in para_ids]),) * 2,
+        )
+        return {para_id: (before, after) for para_id, before, after in rows}
+
     def fingerprint(self) -> str:
         """A hash of every (paragraph id, text hash) pair: equal fingerprints mean the same paragraphs."""
         h = hashlib.sha256()

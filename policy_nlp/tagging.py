@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .classify.explain import explain_theme
+from .classify.explain import driving_sentences, split_sentences
 from .schema import Document
 
 #: Texts longer than this are cut before classification (the encoder reads at most 512 tokens anyway).
@@ -61,9 +61,22 @@ def predict(model: ThemeModel, texts: Sequence[str], *, explain: bool = False) -
             warnings.append("little or no Chinese text: themes are unreliable")
         out.append(Prediction(themes, scores, warnings))
     if explain:
-        for text, pred in zip(cut, out):
-            pred.evidence = {t: [s for s, _ in explain_theme(model, text, t).sentences] for t in pred.themes}
+        _add_evidence(model, cut, proba, out)
     return out
+
+
+def _add_evidence(model: ThemeModel, texts: list[str], proba: np.ndarray, predictions: list[Prediction]) -> None:
+    """The sentences that drove each assigned theme, every sentence of every text scored in one batch."""
+    sentences = [split_sentences(t) if p.themes else [] for t, p in zip(texts, predictions)]
+    flat = [s for group in sentences for s in group]
+    scores = model.predict_proba(flat) if flat else np.zeros((0, len(model.theme_ids_)))
+    column = {t: j for j, t in enumerate(model.theme_ids_)}
+    start = 0
+    for group, row, pred in zip(sentences, proba, predictions):
+        block = scores[start : start + len(group)]
+        start += len(group)
+        pred.evidence = {t: [s for s, _ in driving_sentences(group, block[:, column[t]], float(row[column[t]]))]
+                         for t in pred.themes}  # fmt: skip
 
 
 @dataclass

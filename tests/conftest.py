@@ -113,3 +113,30 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+# --- web service (policy_nlp.web): the seed reports ingested, tagged and indexed once per session -------
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory, home_with_model) -> Path:
+    """A home holding corpus/seeds, tagged and indexed, sharing the session's converted model and cache."""
+    from policy_nlp import Workspace
+
+    home = home_with_model(tmp_path_factory.mktemp("web") / "home")
+    with Workspace(home) as ws:
+        ws.ingest([REPO / "corpus" / "seeds"], progress=False)
+        ws.tag_store(progress=False)
+        ws.build_index(progress=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def web_service(web_home):
+    """The web service's workspace over ``web_home``, models loaded once for every web test."""
+    from policy_nlp.web import Service
+
+    service = Service(web_home)
+    service.open()
+    yield service
+    service.close()

@@ -38,6 +38,12 @@ def explain_theme(
     j = taxonomy.ids.index(theme.id)
     sentences = split_sentences(text)
     scores = model.predict_proba([text, *sentences])[:, j]
-    ranked = sorted(zip(sentences, map(float, scores[1:])), key=lambda p: -p[1])
-    kept = [p for p in ranked if scores[0] > 0 and p[1] > 0 and p[1] >= share * scores[0]][:top]
+    kept = driving_sentences(sentences, scores[1:], float(scores[0]), share=share, top=top)
     return Explanation(theme.id, float(scores[0]), kept, theme.matches(text))
+
+
+def driving_sentences(sentences: list[str], scores, paragraph_score: float, *, share: float = 0.5,
+                      top: int = 3) -> list[tuple[str, float]]:  # fmt: skip
+    """The ``top`` sentences, best first, whose own score is positive and at least ``share`` of the paragraph's."""
+    ranked = sorted(zip(sentences, map(float, scores)), key=lambda p: -p[1])
+    return [p for p in ranked if paragraph_score > 0 and p[1] > 0 and p[1] >= share * paragraph_score][:top]

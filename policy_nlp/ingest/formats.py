@@ -89,13 +89,24 @@ def read_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawText:
     if not path.is_file():
         raise InputError("not a regular file (a directory or device): nothing to ingest")
     extension = path.suffix.lower()
+    _check(extension, path.stat().st_size, max_bytes)
+    return _decode(path.read_bytes(), extension)
+
+
+def read_bytes(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawText:
+    """Read a report held in memory (an upload); ``filename`` is used only for its extension, never opened."""
+    extension = Path(filename).suffix.lower()
+    _check(extension, len(data), max_bytes)
+    return _decode(data, extension)
+
+
+def _check(extension: str, size: int, max_bytes: int) -> None:
     if extension not in FORMATS:
         hint = f"; save it as {_SAVE_AS_HINTS[extension]}" if extension in _SAVE_AS_HINTS else ""
         supported = ", ".join(SUPPORTED_EXTENSIONS)
         raise UnsupportedFormatError(
             f"unsupported file type '{extension or '(no extension)'}': ingest reads {supported}{hint}"
         )
-    size = path.stat().st_size
     if size == 0:
         raise EmptyDocumentError("empty file: nothing to ingest")
     if size > max_bytes:
@@ -103,7 +114,9 @@ def read_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawText:
             f"file is {size / 2**20:.1f} MB, larger than the {max_bytes / 2**20:g} MB limit for one report; "
             "split it or raise --max-mb"
         )
-    data = path.read_bytes()
+
+
+def _decode(data: bytes, extension: str) -> RawText:
     decoded = _READERS[extension](data)
     nuls = decoded.text.count("\x00")
     if nuls:  # text files with NULs past the binary sniff, damaged PDF fonts

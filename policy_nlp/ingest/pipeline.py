@@ -10,7 +10,7 @@ from policy_nlp.schema import Document, Paragraph
 
 from .clean import find_boilerplate
 from .errors import EmptyDocumentError
-from .formats import DEFAULT_MAX_BYTES, RawText, read_document
+from .formats import DEFAULT_MAX_BYTES, RawText, read_bytes, read_document
 from .metadata import apply_overrides, extract_metadata, read_sidecar
 from .script import detect_script, normalise_line, to_simplified
 from .structure import has_placeholder, split_paragraphs
@@ -37,6 +37,11 @@ def ingest_text(text: str, *, doc_id: str, source_path: str = "", overrides: dic
     """Ingest text already in memory (pasted text); content_hash is the SHA-256 of its UTF-8 bytes."""
     raw = RawText(text, "txt", "", hashlib.sha256(text.encode("utf-8")).hexdigest())
     return _override(_build(raw, doc_id=doc_id, source_path=source_path), ("overrides", overrides or {}))
+
+
+def ingest_bytes(data: bytes, *, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Ingest a report held in memory (an upload): its format comes from ``filename``'s extension; nothing is read from disk."""
+    return _build(read_bytes(data, filename, max_bytes=max_bytes), doc_id=Path(filename).stem, source_path="")
 
 
 def _override(document: Document, *sources: tuple[str, dict[str, Any]]) -> Document:

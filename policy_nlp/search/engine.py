@@ -9,7 +9,7 @@ keeps removed paragraphs out of the results, and a warning says to run `policy-n
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..index import VectorIndex
 from ..schema import SECTION_SEPARATOR
 from .dedup import group_duplicates
+from .facets import Facets, count_facets
 from .filters import Filters
 from .fusion import FUSION, Fusion
 from .indexes import Indexes, encoder_for, load
@@ -40,9 +41,11 @@ class Member:
 
     para_id: int
     doc_id: str
-    bureau: str
     title: str
+    bureau: str
+    level: str
     years: list[int]
+
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,9 @@ class Hit:
     members: list[Member] = field(default_factory=list)  # those paragraphs, with where they come from
     relevance: float | None = None  # calibrated P(a reader judges it relevant); hybrid mode only
     weak: bool = False  # relevance below the threshold chosen on the tuning half: not a close match
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of matched terms in `snippet`
+    before_id: int | None = None  # the paragraph before this one in its document (context)
+    after_id: int | None = None  # the paragraph after it
 
     @property
     def count(self) -> int:
@@ -78,6 +84,10 @@ class Hit:
     def other_bureaus(self) -> list[str]:
         """Bureaus of the grouped copies other than this hit's own, in first-seen order."""
         return [b for b in dict.fromkeys(m.bureau for m in self.members) if b and b != self.bureau]
+
+    def to_json(self) -> dict[str, object]:
+        """Every field, ``count`` and ``other_bureaus``: what ``search --json`` and the web API print."""
+        return {**asdict(self), "count": self.count, "other_bureaus": self.other_bureaus}
 
 
 class SearchEngine:
@@ -111,6 +121,19 @@ class SearchEngine:
             raise ConfigError("the query is empty: type some words or paste a paragraph")
         ranked, runs = self._rank(query, mode, filters, max(CANDIDATES, 3 * k))
         return self._hits(query, ranked, runs, k=k, group=group)
+
+    def search_page(self, query: str, *, k: int = 10, offset: int = 0, mode: str = DEFAULT_MODE,
+                    filters: Filters | None = None, group: bool = True) -> SearchPage:  # fmt: skip
+        """Results ``offset`` to ``offset + k`` and the facet counts of every ranked candidate (one ranking)."""
+        if not query.strip():
+            raise ConfigError("the query is empty: type some words or paste a paragraph")
+        if offset < 0:
+            raise ConfigError(f"offset {offset} is negative: results start at 0")
+        ranked, runs = self._rank(query, mode, filters, max(CANDIDATES, 3 * (k + offset)))
+        hits = self._hits(query, ranked, runs, k=k, group=group, offset=offset)
+        pool = [i for i, _ in ranked[:CANDIDATES]]
+        facets = count_facets(self.store.iter_paragraphs(para_ids=pool), self.store.themes_of(pool))
+        return SearchPage(hits, facets)
 
     def rank(self, query: str, *, mode: str = DEFAULT_MODE, filters: Filters | None = None,
              depth: int = CANDIDATES) -> list[tuple[int, float]]:  # fmt: skip
@@ -172,7 +195,7 @@ class SearchEngine:
         return removed
 
     def _hits(self, query: str, ranked: list[tuple[int, float]], runs: dict[str, list[tuple[int, float]]], *,
-              k: int, group: bool) -> list[Hit]:  # fmt: skip
+              k: int, group: bool, offset: int = 0) -> list[Hit]:  # fmt: skip
         if not ranked:
             return []
         paragraphs = {p.para_id: p for p in self.store.iter_paragraphs(para_ids=[i for i, _ in ranked])}
@@ -180,17 +203,28 @@ class SearchEngine:
         scores = dict(ranked)
         if group:
             groups = group_duplicates(ids, [paragraphs[i].text for i in ids], [scores[i] for i in ids])
-            chosen = [(g.leader_id, list(g.member_ids[1:])) for g in groups[:k]]
+            chosen = [(g.leader_id, list(g.member_ids[1:])) for g in groups[offset : offset + k]]
         else:
-            chosen = [(i, []) for i in ids[:k]]
+            chosen = [(i, []) for i in ids[offset : offset + k]]
         terms = _query_terms(query)
+        neighbours = self.store.neighbours([i for i, _ in chosen])
         hits = [_hit(paragraphs[i], scores[i], terms, [_member(paragraphs[d]) for d in dups]) for i, dups in chosen]
+        for hit in hits:
+            hit.before_id, hit.after_id = neighbours.get(hit.para_id, (None, None))
         if runs and self.relevance is not None:
             texts = {i: paragraphs[i].text for i, _ in chosen}
             rows = features(query, [i for i, _ in chosen], runs, texts, self.fusion)
             for hit, p in zip(hits, self.relevance.predict(rows)):
                 hit.relevance, hit.weak = round(p, 3), p < self.relevance.threshold
         return hits
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results and the facet counts (bureau, level, year, theme) of everything ranked."""
+
+    hits: list[Hit]
+    facets: Facets
 
 
 def _query_terms(query: str) -> list[str]:
@@ -200,16 +234,33 @@ def _query_terms(query: str) -> list[str]:
 
 def _hit(p: StoredParagraph, score: float, terms: list[str], members: list[Member]) -> Hit:
     matched = [t for t in terms if t in p.text.lower()]
+    window = snippet(p.text, matched)
     return Hit(
         para_id=p.para_id, score=float(score), doc_id=p.doc_id, title=p.title, bureau=p.bureau, level=p.level,
         region=p.region, years=p.years, doc_type=p.doc_type, section=SECTION_SEPARATOR.join(p.section_path),
-        text=p.text, snippet=snippet(p.text, matched), matched_terms=matched,
-        duplicates=[m.para_id for m in members], members=members,
+        text=p.text, snippet=window, matched_terms=matched,
+        duplicates=[m.para_id for m in members], members=members, highlights=highlight_spans(window, matched),
     )  # fmt: skip
 
 
 def _member(p: StoredParagraph) -> Member:
-    return Member(para_id=p.para_id, doc_id=p.doc_id, bureau=p.bureau, title=p.title, years=p.years)
+    return Member(para_id=p.para_id, doc_id=p.doc_id, title=p.title, bureau=p.bureau, level=p.level, years=p.years)
+
+
+def highlight_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
+    """Non-overlapping [start, end) spans of ``terms`` in ``text`` (case-insensitive), longer terms first, in text order."""
+    lowered = text.lower()
+    taken = [False] * len(text)
+    spans = []
+    for term in sorted(terms, key=len, reverse=True):
+        start = lowered.find(term.lower()) if term else -1
+        while start >= 0:
+            end = start + len(term)
+            if not any(taken[start:end]):
+                spans.append((start, end))
+                taken[start:end] = [True] * len(term)
+            start = lowered.find(term.lower(), end)
+    return sorted(spans)
 
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
