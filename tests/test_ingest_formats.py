@@ -299,15 +299,23 @@ def test_docx_that_is_a_zip_of_something_else(tmp_path):
     assert one_line(exc) == "not a Word .docx file: a zip archive of other files (data.csv, notes.txt)"
 
 
-def test_docx_with_a_damaged_zip_directory(tmp_path):
-    # found by the long fuzz run: the end record is intact (is_zipfile says yes), the directory is not
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [
+        (lambda data, cd: data[:cd] + b"PK\x00\x00" + data[cd + 4 :], "BadZipFile"),  # directory signature
+        (lambda data, cd: data[:cd + 6] + b"\x40\x00" + data[cd + 8 :], "NotImplementedError"),  # "zip version 6.4"
+    ],
+)
+def test_docx_with_a_damaged_zip_directory(tmp_path, damage, error):
+    # found by the long fuzz runs: the end record is intact (is_zipfile says yes), the directory is not
     path = tmp_path / "report.docx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("word/document.xml", "<w:document/>")
-    path.write_bytes(path.read_bytes().replace(b"PK\x01\x02", b"PK\x00\x00", 1))
+    data = path.read_bytes()
+    path.write_bytes(damage(data, data.index(b"PK\x01\x02")))
     with pytest.raises(UnsupportedFormatError) as exc:
         ingest_file(path)
-    assert one_line(exc) == "damaged .docx file (BadZipFile); open it in Word and save it again"
+    assert one_line(exc) == f"damaged .docx file ({error}); open it in Word and save it again"
 
 
 def test_docx_that_is_not_a_zip(tmp_path, seed_path):

@@ -192,8 +192,10 @@ def _read_docx(data: bytes) -> Decoded:
         raise UnsupportedFormatError(f"not a Word .docx file: {what}; open it in Word and save it as .docx")
     try:
         names = zipfile.ZipFile(BytesIO(data)).namelist()
-    except (zipfile.BadZipFile, ValueError, EOFError):  # the end record is intact, the directory is not
-        raise UnsupportedFormatError("damaged .docx file (BadZipFile); open it in Word and save it again") from None
+    except Exception as exc:  # intact end record, damaged directory: BadZipFile, NotImplementedError…
+        raise UnsupportedFormatError(
+            f"damaged .docx file ({type(exc).__name__}); open it in Word and save it again"
+        ) from None
     if "word/document.xml" not in names:
         listing = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
         raise UnsupportedFormatError(f"not a Word .docx file: a zip archive of other files ({listing})")
