@@ -42,3 +42,33 @@ def test_similarity_ignores_punctuation_and_width():
     assert jaccard(shingles("课后服务“5+2”全覆盖"), shingles("课后服务５＋２全覆盖")) == 1.0
     assert jaccard(shingles(STATE_COUNCIL), shingles(TEACHERS)) < 0.05
     assert shingles("双减") == frozenset({"双减"}) and jaccard(frozenset(), frozenset()) == 0.0
+
+
+def _greedy_reference(ids, texts, scores, threshold=0.5):
+    """The grouping rule written out plainly: each hit joins the first leader it is similar enough to."""
+    hits = sorted(zip(ids, texts, scores), key=lambda h: (-h[2], h[0]))
+    leaders, groups = [], []
+    for doc, text, _ in hits:
+        grams = shingles(text)
+        match = next((g for g, lead in enumerate(leaders) if jaccard(grams, lead) >= threshold), None)
+        if match is None:
+            leaders.append(grams)
+            groups.append([doc])
+        else:
+            groups[match].append(doc)
+    return [tuple(g) for g in groups]
+
+
+def test_grouping_matches_the_plain_greedy_rule_on_real_paragraphs(seed_paragraphs):
+    rng = random.Random(7)
+    texts = list(seed_paragraphs)
+    for text in seed_paragraphs[:40]:  # copies with a few characters changed, as other governments reword a template
+        chars = list(text)
+        for _ in range(rng.randint(1, max(1, len(chars) // 8))):
+            chars[rng.randrange(len(chars))] = rng.choice("县区市省教育局学校")
+        texts.append("".join(chars))
+    ids = list(range(len(texts)))
+    scores = [rng.random() for _ in texts]
+    groups = group_duplicates(ids, texts, scores)
+    assert [g.member_ids for g in groups] == _greedy_reference(ids, texts, scores)
+    assert sum(g.count > 1 for g in groups) >= 20  # the reworded copies really were grouped

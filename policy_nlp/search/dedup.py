@@ -8,6 +8,7 @@ leader is similar enough; otherwise it leads a new group.
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,13 +53,18 @@ def group_duplicates(ids: Sequence[int], texts: Sequence[str], scores: Sequence[
     if not len(ids) == len(texts) == len(scores):
         raise ValueError(f"got {len(ids)} ids, {len(texts)} texts and {len(scores)} scores")
     hits = sorted(zip((int(i) for i in ids), texts, (float(s) for s in scores)), key=lambda h: (-h[2], h[0]))
-    leaders: list[frozenset[str]] = []
+    postings: dict[str, list[int]] = {}  # shingle -> the groups whose leader has it, so each hit meets only
+    sizes: list[int] = []  # the leaders it shares a shingle with (a search ranks hundreds of candidates)
     members: list[list[tuple[int, float]]] = []
     for doc, text, score in hits:
         grams = shingles(text)
-        match = next((g for g, lead in enumerate(leaders) if jaccard(grams, lead) >= threshold), None)
+        shared = Counter(group for gram in grams for group in postings.get(gram, ()))
+        match = next((group for group in sorted(shared)
+                      if shared[group] / (len(grams) + sizes[group] - shared[group]) >= threshold), None)
         if match is None:
-            leaders.append(grams)
+            for gram in grams:
+                postings.setdefault(gram, []).append(len(members))
+            sizes.append(len(grams))
             members.append([(doc, score)])
         else:
             members[match].append((doc, score))
