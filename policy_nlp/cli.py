@@ -278,9 +278,8 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
 
 def _evaluate_classify(ws: Workspace, args: argparse.Namespace) -> int:
     from .classify import format_table
-    from .classify.finetune import evaluate_models
 
-    results = evaluate_models(ws.home)
+    results = ws.evaluate_classify(predictions=args.predictions)
     if args.json:
         _print_json({name: r.to_dict() for name, r in results.items()})
     else:
@@ -478,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", cmd_evaluate, "measure search quality (bm25 / dense / hybrid) or theme classifiers side by side")
     p.add_argument("what", choices=("search", "classify"))
     p.add_argument("--queries", help="judged queries JSONL (default: the project's corpus/eval/search_queries.jsonl)")
+    p.add_argument("--predictions", metavar="FILE",
+                   help="classify only: also write each model's out-of-fold predictions to this JSON file (for notebooks)")
 
     model_opt = argparse.ArgumentParser(add_help=False)
     model_opt.add_argument("--model", help="theme model folder (default: the shipped models/themes-e5)")

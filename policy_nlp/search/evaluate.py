@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from ..errors import InputError
@@ -74,15 +74,23 @@ def reciprocal_rank(ranked: list[int], grades: dict[int, int]) -> float:
     return next((1.0 / (r + 1) for r, i in enumerate(ranked) if grades.get(i, 0) > 0), 0.0)
 
 
+def per_query(engine: SearchEngine, queries: list[Judged], modes: tuple[str, ...] = MODES) -> list[tuple[str, Judged, ModeScores]]:
+    """(mode, query, its nDCG@10, Recall@10 and reciprocal rank) for each mode and each query with judgements."""
+    rows = []
+    for mode in modes:
+        for q in (q for q in queries if q.grades):
+            ranked = [i for i, _ in engine.rank(q.query, mode=mode)]
+            rows.append((mode, q, ModeScores(ndcg(ranked, q.grades), recall(ranked, q.grades),
+                                             reciprocal_rank(ranked, q.grades))))  # fmt: skip
+    return rows
+
+
 def evaluate(engine: SearchEngine, queries: list[Judged], modes: tuple[str, ...] = MODES) -> dict[str, ModeScores]:
     """Mean nDCG@10, Recall@10 and MRR (over the top 100) of each mode on the queries with judgements."""
-    scored = [q for q in queries if q.grades]
+    rows = per_query(engine, queries, modes)
     results = {}
     for mode in modes:
-        rows = []
-        for q in scored:
-            ranked = [i for i, _ in engine.rank(q.query, mode=mode)]
-            rows.append((ndcg(ranked, q.grades), recall(ranked, q.grades), reciprocal_rank(ranked, q.grades)))
-        n = len(rows) or 1
-        results[mode] = ModeScores(*(sum(col) / n for col in zip(*rows))) if rows else ModeScores(0, 0, 0)
+        scores = [s for m, _, s in rows if m == mode]
+        n = len(scores) or 1
+        results[mode] = ModeScores(*(sum(col) / n for col in zip(*(astuple(s) for s in scores)))) if scores else ModeScores(0, 0, 0)
     return results

@@ -1,0 +1,82 @@
+"""Out-of-fold predictions of a classifier evaluation, kept as one JSON file so plots need no re-run.
+
+Rows are named by document id and paragraph text hash only (no text), so the file can describe
+paragraphs of corpora that may not be copied into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .data import LabelledSet
+from .evaluate import EvalResult
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class OutOfFoldPredictions:
+    """Each model's held-out scores and decisions on the same labelled rows."""
+
+    theme_model: str  # the theme model evaluated as "fine-tuned", folder@weights-hash
+    scheme: str
+    theme_ids: tuple[str, ...]
+    doc_ids: tuple[str, ...]
+    text_hashes: tuple[str, ...]
+    y_true: np.ndarray  # (rows, themes) int8
+    proba: dict[str, np.ndarray]  # model name -> (rows, themes) scores
+    pred: dict[str, np.ndarray]  # model name -> (rows, themes) int8 decisions
+
+
+def save_predictions(results: dict[str, EvalResult], labelled_set: LabelledSet, path: str | Path, *,
+                     theme_model: str) -> Path:  # fmt: skip
+    """Write the out-of-fold predictions of ``results`` (all computed on the same rows) to ``path``."""
+    first = next(iter(results.values()))
+    data = {
+        "format_version": FORMAT_VERSION,
+        "produced_by": "policy-nlp evaluate classify --predictions FILE",
+        "theme_model": theme_model,
+        "scheme": first.scheme,
+        "theme_ids": list(first.theme_ids),
+        "doc_ids": labelled_set.doc_ids[first.rows].tolist(),
+        "text_hashes": labelled_set.text_hashes[first.rows].tolist(),
+        "y_true": first.y_true.astype(int).tolist(),
+        "models": {
+            name: {"proba": np.round(r.proba, 4).tolist(), "pred": r.y_pred.astype(int).tolist()}
+            for name, r in results.items()
+        },
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_predictions(path: str | Path) -> OutOfFoldPredictions:
+    """Read a file written by ``save_predictions``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read classifier predictions {path}: {exc}") from None
+    if data.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{path} is not a predictions file of format {FORMAT_VERSION}: "
+                         "write it again with `policy-nlp evaluate classify --predictions FILE`")  # fmt: skip
+    models = data["models"]
+    return OutOfFoldPredictions(
+        theme_model=data["theme_model"],
+        scheme=data["scheme"],
+        theme_ids=tuple(data["theme_ids"]),
+        doc_ids=tuple(data["doc_ids"]),
+        text_hashes=tuple(data["text_hashes"]),
+        y_true=np.asarray(data["y_true"], dtype=np.int8),
+        proba={name: np.asarray(m["proba"], dtype=float) for name, m in models.items()},
+        pred={name: np.asarray(m["pred"], dtype=np.int8) for name, m in models.items()},
+    )
