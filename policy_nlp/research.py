@@ -15,6 +15,8 @@ from scipy.sparse.csgraph import connected_components
 
 from .search.dedup import SIMILARITY_THRESHOLD, shingles
 
+#: Levels of government, highest first: of two bureaus with the same text in the same year, the higher is the source.
+LEVELS = ("national", "province", "city", "district", "county")
 #: z for a 95 % interval.
 Z95 = 1.959963984540054
 
@@ -53,12 +55,14 @@ def near_duplicate_groups(paragraphs: pd.DataFrame, *, threshold: float = SIMILA
 
 def copy_edges(groups: pd.DataFrame) -> pd.DataFrame:
     """Who took template text from whom: per near-duplicate group (see ``near_duplicate_groups``, with a
-    ``year`` column), its earliest dated bureau is the source and each other bureau a follower.
+    ``year`` column), its earliest dated bureau is the source (of two in the same year, the higher level)
+    and each other bureau a follower.
 
     Returns one row per (source, follower) pair: ``groups`` (shared paragraphs counted once per group),
     ``source_year`` (first) and ``follower_year`` (first). Undated groups are left out.
     """
-    dated = groups.dropna(subset=["year"]).sort_values(["group", "year", "para_id"])
+    rank = groups["level"].map({level: i for i, level in enumerate(LEVELS)}).fillna(len(LEVELS))
+    dated = groups.assign(level_rank=rank).dropna(subset=["year"]).sort_values(["group", "year", "level_rank", "para_id"])
     rows = []
     for _, members in dated.groupby("group"):
         source = members.iloc[0]

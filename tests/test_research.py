@@ -112,3 +112,9 @@ def test_reliability_separates_calibrated_from_overconfident_scores():
     assert np.allclose(table["positive_rate"], table["mean_score"], atol=0.05)
     assert expected_calibration_error(table) < 0.03
     assert expected_calibration_error(reliability_table(overconfident, proba)) > 0.2
+
+
+def test_of_two_bureaus_in_the_same_year_the_higher_level_is_the_source():
+    same_year = CORPUS.assign(year=CORPUS["year"].where(CORPUS["para_id"] != 1, 2021), para_id=CORPUS["para_id"][::-1].to_numpy())
+    edges = copy_edges(near_duplicate_groups(same_year))
+    assert set(edges["source"]) == {"国务院办公厅"} and set(edges["follower"]) == {"某省教育厅", "某市教育局"}
