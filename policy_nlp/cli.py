@@ -279,7 +279,7 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
 def _evaluate_classify(ws: Workspace, args: argparse.Namespace) -> int:
     from .classify import format_table
 
-    results = ws.evaluate_classify(predictions=args.predictions)
+    results = ws.evaluate_classify(predictions=args.predictions, in_sample=args.in_sample)
     if args.json:
         _print_json({name: r.to_dict() for name, r in results.items()})
     else:
@@ -479,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", help="judged queries JSONL (default: the project's corpus/eval/search_queries.jsonl)")
     p.add_argument("--predictions", metavar="FILE",
                    help="classify only: also write each model's out-of-fold predictions to this JSON file (for notebooks)")
+    p.add_argument("--in-sample", action="store_true",
+                   help="classify only: score the shipped model and the keyword rule on the labelled paragraphs "
+                        "(seconds; optimistic, the model was trained on them) instead of cross-validating")
 
     model_opt = argparse.ArgumentParser(add_help=False)
     model_opt.add_argument("--model", help="theme model folder (default: the shipped models/themes-e5)")

@@ -89,7 +89,7 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     p = successes / trials
     centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))  # contains p despite rounding
 
 
 def precision_recall_intervals(y_true: np.ndarray, y_pred: np.ndarray, theme_ids: list[str]) -> pd.DataFrame:

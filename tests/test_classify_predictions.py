@@ -11,7 +11,7 @@ import pytest
 from policy_nlp.api import DEFAULT_CLASSIFY_PREDICTIONS, Workspace
 from policy_nlp.classify import LabelledSet, load_taxonomy
 from policy_nlp.classify.evaluate import EvalResult, ThemeScores
-from policy_nlp.classify.predictions import load_predictions, save_predictions
+from policy_nlp.classify.predictions import IN_SAMPLE_SCHEME, in_sample_results, load_predictions, save_predictions
 from policy_nlp.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_the_project_file_matches_the_labels_and_the_shipped_model(tmp_path):
     assert len(saved.doc_ids) == len(labels) and len(set(saved.doc_ids)) == 20
     for i, key in enumerate(zip(saved.doc_ids, saved.text_hashes)):
         assert {t for t, y in zip(saved.theme_ids, saved.y_true[i]) if y} == labels[key]
-    assert set(saved.proba) == {"keyword", "tfidf-logreg", "embedding-logreg", "fine-tuned"}
+    assert {"keyword", "fine-tuned"} <= set(saved.proba)  # in-sample: these two; cross-validated: four
     ws = Workspace(tmp_path)
     try:
         assert saved.theme_model == ws.current_theme_model()
@@ -73,3 +73,23 @@ def test_the_project_file_matches_the_labels_and_the_shipped_model(tmp_path):
     f1 = evaluation.per_theme.set_index(["model", "theme"])["f1"]
     assert f1["fine-tuned", "double_reduction"] > f1["keyword", "double_reduction"]
     assert set(evaluation.ece) == set(saved.proba) and all(0 <= e <= 1 for e in evaluation.ece.values())
+
+
+def test_in_sample_results_score_fixed_models_on_the_real_rows_only():
+    records = [
+        {"doc_id": "A", "text": "筑牢校园安全屏障,开展联合执法检查18次。", "themes": ["safety"]},
+        {"doc_id": "B", "text": "深化县管校聘管理改革,推进教师交流轮岗。", "themes": ["teachers"]},
+        {"doc_id": "B", "text": "严格落实双减要求,规范校外培训。", "themes": ["double_reduction"], "synthetic": True},
+    ]
+    ls = LabelledSet.from_records(records, TAXONOMY)
+    proba = np.zeros((2, len(TAXONOMY)))
+    proba[0, TAXONOMY.ids.index("safety")] = 0.9
+    proba[1, TAXONOMY.ids.index("safety")] = 0.4  # a false positive at threshold 0.3, not at 0.5
+    proba[1, TAXONOMY.ids.index("teachers")] = 0.8
+    results = in_sample_results(ls, {"strict": (proba, np.full(len(TAXONOMY), 0.5)),
+                                     "loose": (proba, np.full(len(TAXONOMY), 0.3))})
+    strict, loose = results["strict"], results["loose"]
+    assert strict.scheme == IN_SAMPLE_SCHEME and strict.n_rows == 2 and strict.n_documents == 2
+    assert strict.per_theme["safety"].f1 == 1.0 and strict.per_theme["teachers"].f1 == 1.0
+    assert loose.per_theme["safety"].precision == 0.5 and loose.per_theme["safety"].recall == 1.0
+    assert strict.per_theme["double_reduction"].support == 0  # the synthetic row is never scored

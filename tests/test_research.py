@@ -84,6 +84,7 @@ def test_wilson_interval_matches_the_textbook_values():
     assert wilson_interval(0, 0) == (0.0, 1.0)
     low, high = wilson_interval(0, 20)
     assert low == 0.0 and 0.15 < high < 0.17
+    assert wilson_interval(13, 13)[1] == 1.0 and wilson_interval(0, 13)[0] == 0.0
 
 
 def test_precision_and_recall_match_scikit_learn_and_lie_in_their_intervals():
