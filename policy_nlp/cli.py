@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=("search", "classify"))
     p.add_argument("--queries", help="judged queries JSONL (default: the project's corpus/eval/search_queries.jsonl)")
     p.add_argument("--predictions", metavar="FILE",
-                   help="classify only: also write each model's out-of-fold predictions to this JSON file (for notebooks)")
+                   help="classify only: also write each model's scores and decisions to this JSON file (for notebooks)")
     p.add_argument("--in-sample", action="store_true",
                    help="classify only: score the shipped model and the keyword rule on the labelled paragraphs "
                         "(seconds; optimistic, the model was trained on them) instead of cross-validating")

@@ -41,7 +41,8 @@ def save_predictions(results: dict[str, EvalResult], labelled_set: LabelledSet, 
     first = next(iter(results.values()))
     data = {
         "format_version": FORMAT_VERSION,
-        "produced_by": "policy-nlp evaluate classify --predictions FILE",
+        "produced_by": "policy-nlp evaluate classify" + (" --in-sample" if first.scheme == IN_SAMPLE_SCHEME else "")
+                       + " --predictions FILE",
         "theme_model": theme_model,
         "scheme": first.scheme,
         "theme_ids": list(first.theme_ids),
