@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -18,22 +20,29 @@ from tqdm.auto import tqdm
 
 from .artifacts import write_file
 from .classify.finetune import SHIPPED_DIR as DEFAULT_THEME_MODEL
+from .classify.taxonomy import load_taxonomy
 from .corpus import CorpusStore, StoredParagraph
-from .errors import ConfigError, DocumentNotFoundError, ModelError, PolicyNLPError
+from .errors import ConfigError, DocumentNotFoundError, InputError, ModelError, PolicyNLPError
 from .home import resolve_home
 from .ingest import DEFAULT_MAX_BYTES, ingest_bytes, ingest_file, ingest_text, iter_document_paths
 from .ingest.metadata import apply_overrides
 from .resources import shipped
 from .schema import SECTION_SEPARATOR, Document, DocumentMetadata
 from .search import indexes
+from .search.dedup import SIMILARITY_THRESHOLD
 from .search.engine import DEFAULT_MODE, MODES, Hit, SearchEngine, SearchPage
 from .search.evaluate import DEFAULT_QUERIES as DEFAULT_SEARCH_EVAL
-from .search.evaluate import evaluate, judged_in_store
+from .search.evaluate import Judged, evaluate, judged_in_store, per_query
 from .search.filters import Filters
 from .tagging import Prediction, TagSummary, ThemeModel, predict, summarise
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+
+    from .classify.data import LabelledSet
+    from .classify.evaluate import EvalResult
+    from .classify.predictions import OutOfFoldPredictions
 
 EXPORT_FORMATS = (".parquet", ".jsonl", ".csv")
 #: The most results one search may ask for.
@@ -41,6 +50,12 @@ MAX_RESULTS = 1000
 #: Paragraphs of a report file shorter than this (titles, bare headings) get no similar-initiative search.
 MIN_SIMILAR_CHARS = 40
 TAG_BATCH = 64
+#: The source checkout (corpus/seeds and ../shared/corpus/meiyu for `Workspace.research_sample`).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Out-of-fold predictions of `policy-nlp evaluate classify --predictions FILE` for the shipped theme model.
+DEFAULT_CLASSIFY_PREDICTIONS = shipped("data", "eval", "classify_predictions.json")
+#: Home of ``Workspace.research_sample`` (default: policy_nlp_notebooks in the system temporary folder).
+NOTEBOOK_HOME_ENV = "POLICY_NLP_NOTEBOOK_HOME"
 
 
 @dataclass(frozen=True)
@@ -257,6 +272,28 @@ class Workspace:
     def evaluate_search(self, queries: str | Path = DEFAULT_SEARCH_EVAL) -> SearchEvaluation:
         """nDCG@10, Recall@10, MRR and unjudged results of every ranking mode and every anchor, side by side,
         on the tuning and held-out halves of judged queries (the project's set by default)."""
+        usable, unmatched, systems = self._search_systems(queries)
+        groups = evaluate(usable, systems)
+        return SearchEvaluation(
+            queries=len(usable),
+            unmatched_judgements=unmatched,
+            groups={g: {name: asdict(s) for name, s in by_system.items()} for g, by_system in groups.items()},
+        )
+
+    def evaluate_search_per_query(self, queries: str | Path = DEFAULT_SEARCH_EVAL) -> pd.DataFrame:
+        """One row per (system, judged query): mode (a ranking mode or an anchor), qid, query, kind, split,
+        relevant, ndcg, recall, rr, unjudged."""
+        import pandas as pd
+
+        usable, _, systems = self._search_systems(queries)
+        rows = [{"mode": name, "qid": q.qid, "query": q.query, "kind": q.kind, "split": q.split, "relevant": q.relevant,
+                 "ndcg": s.ndcg, "recall": s.recall, "rr": s.mrr, "unjudged": s.unjudged}
+                for name, q, s in per_query(usable, systems)]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def _search_systems(self, queries: str | Path) -> tuple[list[Judged], int, dict[str, Callable[[str], list[int]]]]:
+        """The judged queries with a relevant paragraph in this store, the unmatched judgements, and every
+        ranking mode and anchor as a ranking function (query -> paragraph ids)."""
         from .search.anchors import ANCHORS, Anchors  # scikit-learn and bm25s models: only when evaluating
 
         paragraphs, judged, unmatched = judged_in_store(self.store, Path(queries))
@@ -271,12 +308,7 @@ class Workspace:
                           lambda q, depth: engine.signal(q, "dense", depth=depth))  # fmt: skip
         systems = {m: _ids(lambda q, m=m: engine.rank(q, mode=m)) for m in MODES}
         systems |= {a: _ids(lambda q, a=a: anchors.rank(a, q)) for a in ANCHORS}
-        groups = evaluate(usable, systems)
-        return SearchEvaluation(
-            queries=len(usable),
-            unmatched_judgements=unmatched,
-            groups={g: {name: asdict(s) for name, s in by_system.items()} for g, by_system in groups.items()},
-        )
+        return usable, unmatched, systems
 
     # -- themes ------------------------------------------------------------------------------
 
@@ -342,6 +374,174 @@ class Workspace:
             for m, i in ranked
         ]
 
+    # -- research: frames and analyses for notebooks ------------------------------------------
+
+    @classmethod
+    def research_sample(cls, home: str | Path | None = None, *, progress: bool = False) -> ResearchSample:
+        """The project's sample corpus in one reusable home: corpus/seeds plus ../shared/corpus/meiyu
+        (its P*.txt reports) when present, ingested, tagged and indexed; a second call only checks.
+
+        ``home`` defaults to ``$POLICY_NLP_NOTEBOOK_HOME``, else ``policy_nlp_notebooks`` in the system
+        temporary folder, so several notebooks (and a CI run) share one store and index.
+        """
+        home = home or os.environ.get(NOTEBOOK_HOME_ENV) or Path(tempfile.gettempdir()) / "policy_nlp_notebooks"
+        seeds, meiyu = REPO_ROOT / "corpus" / "seeds", REPO_ROOT.parent / "shared" / "corpus" / "meiyu"
+        paths = [seeds] + sorted(meiyu.glob("P*.txt"))
+        ws = cls(home)
+        failed = [o for o in ws.ingest(paths, progress=progress) if o.status == "failed"]
+        if failed:
+            raise InputError(f"cannot read {failed[0].path}: {failed[0].error}")
+        ws.tag_store(progress=progress)
+        ws.update_index(progress=progress)
+        sources = [str(seeds)] + ([str(meiyu)] if len(paths) > 1 else [])
+        return ResearchSample(ws, sources, [] if len(paths) > 1 else [str(meiyu)])
+
+    def theme_scores_frame(self, *, model: str | Path | None = None) -> pd.DataFrame:
+        """One row per (paragraph, theme): ``score``, the model's ``threshold``, ``assigned``, ``name``, ``core``.
+
+        Tags the paragraphs the model has not tagged yet first.
+        """
+        import pandas as pd
+
+        theme_model = self.theme_model(model)
+        self.tag_store(model=model, progress=False)
+        thresholds = dict(zip(theme_model.theme_ids_, theme_model.thresholds_))
+        taxonomy = load_taxonomy()
+        rows = [(para_id, theme, score) for para_id, by_theme in self.store.theme_scores(_theme_model_id(model)).items()
+                for theme, score in by_theme.items()]  # fmt: skip
+        frame = pd.DataFrame(rows, columns=["para_id", "theme", "score"])
+        frame["threshold"] = frame["theme"].map(thresholds).astype(float)
+        frame["assigned"] = frame["score"] >= frame["threshold"]
+        frame["name"] = frame["theme"].map(lambda t: taxonomy.get(t).name_zh)
+        frame["core"] = frame["theme"].map(lambda t: taxonomy.get(t).core)
+        order = {t: j for j, t in enumerate(theme_model.theme_ids_)}
+        return frame.sort_values(["para_id", "theme"], key=lambda c: c.map(order) if c.name == "theme" else c,
+                                 ignore_index=True)  # fmt: skip
+
+    def initiative_timeline(self, query: str, *, k: int = 30, mode: str = DEFAULT_MODE,
+                            filters: Filters | None = None) -> pd.DataFrame:  # fmt: skip
+        """The ``k`` paragraphs best matching an initiative, near-duplicates listed separately, one row each:
+        para_id, doc_id, bureau, level, region, ``year`` (the document's first year), score, rank and the
+        query words found in the paragraph (``matched_terms``)."""
+        import pandas as pd
+
+        hits = self.search(query, k=k, mode=mode, filters=filters, group=False)
+        rows = [{"para_id": h.para_id, "doc_id": h.doc_id, "bureau": h.bureau, "level": h.level, "region": h.region,
+                 "year": min(h.years) if h.years else None, "score": h.score, "rank": r,
+                 "matched_terms": h.matched_terms}
+                for r, h in enumerate(hits, start=1)]  # fmt: skip
+        columns = ["para_id", "doc_id", "bureau", "level", "region", "year", "score", "rank", "matched_terms"]
+        return pd.DataFrame(rows, columns=columns).astype({"year": "Int64"})
+
+    def first_appearances(self, query: str, *, k: int = 30, by: str = "bureau", mode: str = DEFAULT_MODE,
+                          filters: Filters | None = None) -> pd.DataFrame:  # fmt: skip
+        """Who did an initiative, and when first: the earliest matching paragraph of each bureau (or ``by``)."""
+        from . import research
+
+        return research.first_appearances(self.initiative_timeline(query, k=k, mode=mode, filters=filters), by=by)
+
+    def near_duplicates(self, *, threshold: float = SIMILARITY_THRESHOLD, across: str = "bureau",
+                        min_chars: int = 40) -> pd.DataFrame:  # fmt: skip
+        """Paragraphs whose text (nearly) repeats a paragraph of another bureau: template text across
+        governments, one row per paragraph with ``group``, ``group_size`` and a ``year`` column."""
+        from . import research
+
+        frame = self.paragraphs_frame()
+        frame["year"] = frame["years"].map(lambda ys: min(ys) if ys else None).astype("Int64")
+        return research.near_duplicate_groups(frame, threshold=threshold, min_chars=min_chars, across=across)
+
+    def template_copies(self, groups: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Who took template text from whom: per near-duplicate group its earliest bureau is the source, each
+        other bureau a follower; one row per (source, follower) with the number of shared groups and first years.
+        ``groups`` defaults to ``near_duplicates()``."""
+        from . import research
+
+        return research.copy_edges(self.near_duplicates() if groups is None else groups)
+
+    def paragraph_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(paragraph ids, unit vectors) of every stored paragraph with the search index's encoder, from
+        the embedding cache (nothing is re-encoded after an index build)."""
+        import numpy as np
+
+        ids = self.store.paragraph_ids()
+        return np.asarray(ids, dtype=np.int64), indexes.embed_paragraphs(self.store, self.home, self.engine.encoder, ids)
+
+    def evaluate_classify(self, *, predictions: str | Path | None = None, progress: bool = True,
+                          in_sample: bool = False) -> dict[str, EvalResult]:  # fmt: skip
+        """Leave-one-document-out of the keyword, TF-IDF, embedding and fine-tuned classifiers (minutes).
+
+        ``in_sample``: instead, the shipped model's stored scores and the keyword rule (threshold 0.5) on the
+        labelled real paragraphs, in seconds; optimistic, since the shipped model was trained on them.
+        With ``predictions``, also writes the predictions there (see ``classify_predictions``).
+        """
+        from .classify.finetune import evaluate_models, load_training_data
+        from .classify.predictions import save_predictions
+
+        labelled = load_training_data(self.home)
+        if in_sample:
+            results = self._in_sample_results(labelled)
+        else:
+            results = evaluate_models(self.home, progress=progress, labelled_set=labelled)
+        if predictions is not None:
+            save_predictions(results, labelled, predictions, theme_model=_theme_model_id(None))
+        return results
+
+    def _in_sample_results(self, labelled: LabelledSet) -> dict[str, EvalResult]:
+        import numpy as np
+
+        from .classify.baselines import KeywordClassifier
+        from .classify.predictions import in_sample_results
+
+        model = self.theme_model()
+        self.tag_store(progress=False)
+        stored = self.store.theme_scores(_theme_model_id(None))
+        para_ids = {(p.doc_id, p.text_hash): p.para_id for p in self.store.iter_paragraphs()}
+        real = np.flatnonzero(~labelled.synthetic)
+        rows = [stored[para_ids[(labelled.doc_ids[i], labelled.text_hashes[i])]] for i in real]
+        shipped = np.array([[row.get(t, 0.0) for t in labelled.taxonomy.ids] for row in rows])
+        thresholds = dict(zip(model.theme_ids_, model.thresholds_))
+        texts = [labelled.texts[i] for i in real]
+        keyword = KeywordClassifier(labelled.taxonomy).fit(texts).predict_proba(texts)
+        return in_sample_results(labelled, {
+            "fine-tuned": (shipped, np.array([thresholds.get(t, 1.0) for t in labelled.taxonomy.ids])),
+            "keyword": (keyword, np.full(len(labelled.taxonomy.ids), 0.5)),
+        })  # fmt: skip
+
+    def classify_predictions(self, path: str | Path = DEFAULT_CLASSIFY_PREDICTIONS) -> OutOfFoldPredictions:
+        """Out-of-fold predictions saved by ``evaluate_classify(predictions=…)`` (the project's by default:
+        the shipped model and three baselines, leave-one-document-out on the labelled real paragraphs).
+
+        ``theme_model`` in the result names the model evaluated; compare it with ``current_theme_model()``.
+        """
+        from .classify.predictions import load_predictions
+
+        return load_predictions(path)
+
+    def classify_evaluation(self, path: str | Path = DEFAULT_CLASSIFY_PREDICTIONS, *, bins: int = 10) -> ClassifyEvaluation:
+        """Per-theme precision and recall with 95 % Wilson intervals and a reliability table for every model
+        in a predictions file (``classify_predictions``); nothing is re-run, so it takes a second."""
+        import pandas as pd
+
+        from . import research
+
+        saved = self.classify_predictions(path)
+        names = load_taxonomy()
+        per_theme = pd.concat([
+            research.precision_recall_intervals(saved.y_true, pred, list(saved.theme_ids)).assign(model=model)
+            for model, pred in saved.pred.items()
+        ], ignore_index=True)  # fmt: skip
+        per_theme["name"] = per_theme["theme"].map(lambda t: names.get(t).name_zh)
+        reliability = pd.concat([research.reliability_table(saved.y_true, proba, bins=bins).assign(model=model)
+                                 for model, proba in saved.proba.items()], ignore_index=True)  # fmt: skip
+        ece = {model: research.expected_calibration_error(reliability[reliability["model"] == model])
+               for model in saved.proba}  # fmt: skip
+        return ClassifyEvaluation(saved.theme_model, saved.scheme, len(saved.doc_ids), len(set(saved.doc_ids)),
+                                  per_theme, reliability, ece)  # fmt: skip
+
+    def current_theme_model(self, model: str | Path | None = None) -> str:
+        """The theme model's id: folder name and weights hash."""
+        return _theme_model_id(model)
+
 
 @dataclass(frozen=True)
 class TagReport:
@@ -359,6 +559,30 @@ class TagReport:
             for p, pred in zip(self.document.paragraphs, self.predictions)
         ]  # fmt: skip
         return {"title": self.document.metadata.title, "summary": [asdict(r) for r in self.summary], "paragraphs": rows}
+
+
+@dataclass(frozen=True)
+class ClassifyEvaluation:
+    """A saved classifier evaluation as frames: ``per_theme`` (model, theme, name, support, precision and
+    recall with ``_low``/``_high`` 95 % bounds, f1) and ``reliability`` (model, score bin, mean score,
+    share positive, pairs); ``ece`` is each model's expected calibration error."""
+
+    theme_model: str
+    scheme: str
+    paragraphs: int
+    documents: int
+    per_theme: pd.DataFrame
+    reliability: pd.DataFrame
+    ece: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ResearchSample:
+    """The sample corpus's workspace, the folders it was built from, and those it could not find."""
+
+    workspace: Workspace
+    sources: list[str]
+    missing: list[str]
 
 
 def _theme_model_id(model: str | Path | None) -> str:

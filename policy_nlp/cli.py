@@ -327,9 +327,8 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
 
 def _evaluate_classify(ws: Workspace, args: argparse.Namespace) -> int:
     from .classify import format_table
-    from .classify.finetune import evaluate_models
 
-    results = evaluate_models(ws.home)
+    results = ws.evaluate_classify(predictions=args.predictions, in_sample=args.in_sample)
     if args.json:
         _print_json({name: r.to_dict() for name, r in results.items()})
     else:
@@ -561,6 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", cmd_evaluate, "measure search quality (every mode and the anchors) or theme classifiers side by side")
     p.add_argument("what", choices=("search", "classify"))
     p.add_argument("--queries", help="judged queries JSONL (default: the shipped policy_nlp/data/eval/search_queries.jsonl)")
+    p.add_argument("--predictions", metavar="FILE",
+                   help="classify only: also write each model's scores and decisions to this JSON file (for notebooks)")
+    p.add_argument("--in-sample", action="store_true",
+                   help="classify only: score the shipped model and the keyword rule on the labelled paragraphs "
+                        "(seconds; optimistic, the model was trained on them) instead of cross-validating")
 
     model_opt = argparse.ArgumentParser(add_help=False)
     model_opt.add_argument("--model", help="theme model folder (default: the shipped policy_nlp/models/themes-e5)")

@@ -131,6 +131,18 @@ def web_home(tmp_path_factory, home_with_model) -> Path:
     return home
 
 
+# --- research sample (notebooks): seeds + meiyu ingested, tagged and indexed once per session -----------
+
+
+@pytest.fixture(scope="session")
+def research_home(tmp_path_factory, meiyu_dir) -> Path:
+    """The home of Workspace.research_sample() for this session, also used by the notebooks it executes:
+    ``$POLICY_NLP_NOTEBOOK_HOME`` when set (to reuse a built one), else a fresh temporary folder."""
+    home = Path(os.environ.get("POLICY_NLP_NOTEBOOK_HOME") or tmp_path_factory.mktemp("research_home"))
+    os.environ["POLICY_NLP_NOTEBOOK_HOME"] = str(home)
+    return home
+
+
 @pytest.fixture(scope="session")
 def web_service(web_home):
     """The web service's workspace over ``web_home``, models loaded once for every web test."""
@@ -140,3 +152,13 @@ def web_service(web_home):
     service.open()
     yield service
     service.close()
+
+
+@pytest.fixture(scope="session")
+def research_sample(research_home):
+    """The sample corpus's workspace (about 1,500 paragraphs): built once, shared by every test and notebook."""
+    from policy_nlp import Workspace
+
+    sample = Workspace.research_sample(research_home)
+    yield sample
+    sample.workspace.close()

@@ -93,19 +93,6 @@ def test_tagged_store_filters_search_by_theme(ws):
     assert len(suggestions) == 5 and suggestions[0]["margin"] <= suggestions[-1]["margin"]
 
 
-def test_notebook_runs_on_a_tagged_store(ws, monkeypatch):
-    ws.ingest([SEEDS], progress=False)
-    ws.tag_store(progress=False)
-    ws.build_index(progress=False)
-    monkeypatch.setenv("POLICY_NLP_HOME", str(ws.home))
-    notebook = json.loads((REPO / "notebooks" / "corpus_analysis.ipynb").read_text(encoding="utf-8"))
-    namespace: dict[str, object] = {}
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            exec("".join(cell["source"]), namespace)  # noqa: S102 - the project's own notebook
-    assert len(namespace["docs"]) == 4 and namespace["result"].hits
-
-
 def test_main_job_ingests_tags_and_indexes_in_one_command(tmp_path, e5_home, e5_model_dir, capsys):
     home = tmp_path / "home"
     home.mkdir()

@@ -107,22 +107,32 @@ def unjudged(ranked: Sequence[int], grades: dict[int, int], k: int = CUTOFF) -> 
     return sum(1 for i in ranked[:k] if i not in grades)
 
 
-def score(queries: Sequence[Judged], ranked: dict[str, Sequence[int]]) -> Scores:
-    """Mean metrics of one system's rankings (qid -> paragraph ids, best first) over `queries`."""
-    rows = [(ndcg(ranked[q.qid], q.grades), recall(ranked[q.qid], q.grades),
-             reciprocal_rank(ranked[q.qid], q.grades), unjudged(ranked[q.qid], q.grades)) for q in queries]
-    if not rows:
+def per_query(queries: Sequence[Judged], systems: dict[str, Callable[[str], Sequence[int]]]) -> list[tuple[str, Judged, Scores]]:
+    """(system, query, that query's scores) for every system (name -> ranking function) and every query
+    with a relevant paragraph."""
+    rows = []
+    for name, rank in systems.items():
+        for q in (q for q in queries if q.relevant):
+            ranked = list(rank(q.query))
+            rows.append((name, q, Scores(ndcg(ranked, q.grades), recall(ranked, q.grades),
+                                         reciprocal_rank(ranked, q.grades), unjudged(ranked, q.grades), 1)))
+    return rows
+
+
+def _mean(scores: Sequence[Scores]) -> Scores:
+    if not scores:
         return Scores(0.0, 0.0, 0.0, 0.0, 0)
-    return Scores(*(sum(col) / len(rows) for col in zip(*rows)), queries=len(rows))
+    n = len(scores)
+    return Scores(*(sum(getattr(s, f) for s in scores) / n for f in ("ndcg", "recall", "mrr", "unjudged")), queries=n)
 
 
 def evaluate(queries: Sequence[Judged], systems: dict[str, Callable[[str], Sequence[int]]]) -> dict[str, dict[str, Scores]]:
     """Scores of every system (name -> ranking function) per group: each split, and each split by query kind."""
-    scored = [q for q in queries if q.relevant]
-    ranked = {name: {q.qid: list(rank(q.query)) for q in scored} for name, rank in systems.items()}
-    groups: dict[str, list[Judged]] = {}
-    for q in scored:
-        groups.setdefault(q.split, []).append(q)
-        groups.setdefault(f"{q.split}/{q.kind}", []).append(q)
+    rows = per_query(queries, systems)
+    groups: dict[str, set[str]] = {}
+    for q in {q.qid: q for _, q, _ in rows}.values():
+        groups.setdefault(q.split, set()).add(q.qid)
+        groups.setdefault(f"{q.split}/{q.kind}", set()).add(q.qid)
     order = sorted(groups, key=lambda g: (SPLITS.index(g.split("/")[0]), g))
-    return {group: {name: score(groups[group], ranked[name]) for name in systems} for group in order}
+    return {group: {name: _mean([s for n, q, s in rows if n == name and q.qid in groups[group]]) for name in systems}
+            for group in order}

@@ -89,6 +89,11 @@ def _texts(store: CorpusStore, ids: list[int]) -> list[str]:
     return [texts[i] for i in ids]
 
 
+def embed_paragraphs(store: CorpusStore, home: Path, encoder: Encoder, ids: list[int]) -> np.ndarray:
+    """Vectors of stored paragraphs ``ids`` (in that order), through the home's embedding cache."""
+    return _embed(encoder, home, _texts(store, ids))
+
+
 def _embed(encoder: Encoder, home: Path, texts: list[str]) -> np.ndarray:
     with EmbeddingCache(home=home) as cache:
         return embed_passages_cached(encoder, texts, cache)
