@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from .classify.finetune import SHIPPED_DIR as DEFAULT_THEME_MODEL
+from .classify.persistence import SHIPPED_DIR as DEFAULT_THEME_MODEL
 from .corpus import CorpusStore
 from .errors import ConfigError, DocumentNotFoundError, ModelError, PolicyNLPError
 from .home import resolve_home
@@ -243,9 +243,9 @@ class Workspace:
         if folder not in self._theme_models:
             if not (folder / "config.json").is_file():
                 raise ModelError(f"no theme model in {folder}: give a folder written by `policy-nlp train`")
-            from .classify.finetune import FineTunedThemeClassifier
+            from .classify.persistence import load_model
 
-            self._theme_models[folder] = FineTunedThemeClassifier.load(folder, home=self.home)
+            self._theme_models[folder] = load_model(folder, home=self.home)
         return self._theme_models[folder]
 
     def classify(self, texts: list[str], *, model: str | Path | None = None, explain: bool = False) -> list[Prediction]:
@@ -273,7 +273,8 @@ class Workspace:
         return len(todo)
 
     def suggest_labels(self, n: int = 20, *, model: str | Path | None = None) -> list[dict[str, object]]:
-        """The ``n`` stored paragraphs the model is least sure of (a score closest to its threshold)."""
+        """The ``n`` stored paragraphs the model is least sure of: a probability closest to its threshold;
+        ``uncertain`` marks those within the model's margin (the ones worth labelling first)."""
         theme_model = self.theme_model(model)
         self.tag_store(model=model, progress=False)
         thresholds = dict(zip(theme_model.theme_ids_, theme_model.thresholds_))
@@ -284,7 +285,7 @@ class Workspace:
         paragraphs = {p.para_id: p for p in self.store.iter_paragraphs(para_ids=[i for _, i in ranked])}
         return [
             {"para_id": i, "doc_id": paragraphs[i].doc_id, "text_hash": paragraphs[i].text_hash, "margin": round(m, 4),
-             "scores": scores[i], "text": paragraphs[i].text}  # fmt: skip
+             "uncertain": bool(m < theme_model.margin), "scores": scores[i], "text": paragraphs[i].text}  # fmt: skip
             for m, i in ranked
         ]
 
