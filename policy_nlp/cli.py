@@ -278,9 +278,9 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
 
 def _evaluate_classify(ws: Workspace, args: argparse.Namespace) -> int:
     from .classify import format_table
-    from .classify.training import evaluate_models
+    from .classify.training import SCHEMES, evaluate_models
 
-    results = evaluate_models(ws.home, tuned=args.tuned)
+    results = evaluate_models(ws.home, tuned=args.tuned, schemes=args.scheme or SCHEMES)
     if args.json:
         _print_json({scheme: {name: r.to_dict() for name, r in rs.items()} for scheme, rs in results.items()})
     else:
@@ -478,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", cmd_evaluate, "measure search quality (bm25 / dense / hybrid) or theme classifiers side by side")
     p.add_argument("what", choices=("search", "classify"))
     p.add_argument("--queries", help="judged queries JSONL (default: the project's corpus/eval/search_queries.jsonl)")
+    p.add_argument("--scheme", nargs="+", choices=("by document", "reports → messages", "messages → reports", "held-out"),
+                   help="classify: only these evaluation schemes (default: all four)")
     p.add_argument("--tuned", action="store_true",
                    help="classify: also fine-tune the encoder's top layers for the held-out comparison (slow)")
 
