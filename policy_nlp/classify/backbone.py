@@ -54,7 +54,7 @@ class Backbone:
         if todo:
             ids = self.tokenizer([PASSAGE_PROMPT + t for t in todo], truncation=True, max_length=max_length,
                                  verbose=False)["input_ids"]  # fmt: skip
-            computed: dict[str, torch.Tensor] = {}
+            computed: dict[tuple[str, int], torch.Tensor] = {}
             for batch in length_batches([len(x) for x in ids], BATCH_TOKENS, MAX_BATCH):
                 width = max(len(ids[i]) for i in batch)
                 input_ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
@@ -64,13 +64,13 @@ class Backbone:
                     mask[row, : len(ids[i])] = 1
                 with torch.inference_mode():
                     result = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
-                hidden = result.hidden_states[layer]
                 for row, i in enumerate(batch):
-                    computed[todo[i]] = hidden[row, : len(ids[i])].clone()
+                    for k in {layer, self.n_layers}:  # one pass serves the requested and the last layer
+                        computed[todo[i], k] = result.hidden_states[k][row, : len(ids[i])].clone()
             if cache:
                 with self._lock:
-                    self._cache.update({(t, max_length, layer): s for t, s in computed.items()})
-            out = [s if s is not None else computed[t] for t, s in zip(texts, out)]
+                    self._cache.update({(t, max_length, k): s for (t, k), s in computed.items()})
+            out = [s if s is not None else computed[t, layer] for t, s in zip(texts, out)]
         return out
 
     def pooled(self, texts: Sequence[str], max_length: int = 512) -> np.ndarray:
@@ -101,6 +101,9 @@ class PooledEncoder:
     def __init__(self, backbone: Backbone, max_length: int = 512):
         self.backbone = backbone
         self.max_length = max_length
+
+    def __deepcopy__(self, memo: dict) -> PooledEncoder:
+        return self  # a shared service: estimators cloned by scikit-learn keep using one backbone and cache
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self.backbone.pooled(texts, self.max_length)

@@ -79,13 +79,14 @@ class FineTunedThemeClassifier(_MultiLabelClassifier):
         pos = target.sum(0)
         pos_weight = ((len(texts) - pos) / pos.clamp(min=1.0)).clamp(1.0, self.max_pos_weight)
         keywords = keyword_features(texts, theme_ids)
+        below_layer = backbone.n_layers - self.tune_layers
+        below = backbone.states(texts, self.max_length, cache=True, layer=below_layer)  # caches the last layer too
         last = backbone.states(texts, self.max_length, cache=True)
         head = theme_network(backbone.hidden, Y.shape[1])
         _train(head, head.parameters(), last, keywords, target, pos_weight, self.epochs, self.lr,
                self.weight_decay, self.batch_size, self.seed)  # fmt: skip
         network = head
         if self.tune_layers:
-            below = backbone.states(texts, self.max_length, cache=True, layer=backbone.n_layers - self.tune_layers)
             network = theme_network(backbone.hidden, Y.shape[1], backbone.top_layers(self.tune_layers),
                                     backbone.layer_mask)  # fmt: skip
             network.load_state_dict(head.state_dict(), strict=False)
