@@ -134,8 +134,11 @@ def test_shipped_artefact_is_small_and_documented():
     config = json.loads((SHIPPED / "config.json").read_text(encoding="utf-8"))
     assert set(config["thresholds"]) == set(config["theme_ids"]) == set(config["calibration"])
     card = (SHIPPED / "README.md").read_text(encoding="utf-8")
-    for needle in ("policy-nlp train", "held-out", "reports → messages", "macro F1", "95% CI", "Calibration", "torch"):
+    for needle in ("policy-nlp train", "genres_heldout.jsonl", "Expected calibration error", "| 0.0–0.1 |", "torch"):
         assert needle in card
+    # the card records the same evaluation as config.json, scheme by scheme (none with --no-evaluate)
+    assert all(f"### {scheme}" in card for scheme in config["evaluation"])
+    assert ("(not run)" in card) == (not config["evaluation"])
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from .estimator import FineTunedThemeClassifier
 from .head import theme_network
 
 FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: head only, thresholds on raw scores (read with identity calibration)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "adapter.safetensors"
 CARD_FILE = "README.md"
@@ -87,7 +88,7 @@ def load_model(directory: str | Path = SHIPPED_DIR, home: str | Path | None = No
         state = load_file(str(directory / WEIGHTS_FILE))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read the theme classifier in {directory}: {exc}") from exc
-    if config.get("format_version") != FORMAT_VERSION:
+    if config.get("format_version") not in READABLE_VERSIONS:
         raise ModelError(f"{directory}: classifier format {config.get('format_version')}, expected {FORMAT_VERSION}; "
                          "retrain with `policy-nlp train`")  # fmt: skip
     backbone = get_backbone(home)
@@ -103,8 +104,9 @@ def load_model(directory: str | Path = SHIPPED_DIR, home: str | Path | None = No
     inner.network_ = theme_network(backbone.hidden, len(ids), layers, backbone.layer_mask)
     inner.network_.load_state_dict(state)
     inner.network_.eval()
-    model = CalibratedThemeClassifier(inner, **config["calibration_parameters"])
+    model = CalibratedThemeClassifier(inner, **config.get("calibration_parameters", {"calibrate": False}))
     model.estimator_, model.theme_ids_, model.n_themes_ = inner, ids, len(ids)
     model.thresholds_ = np.array([config["thresholds"][t] for t in ids], dtype=float)
-    model.calibration_ = np.array([config["calibration"][t] for t in ids], dtype=float)
+    identity = {t: [1.0, 0.0] for t in ids}
+    model.calibration_ = np.array([config.get("calibration", identity)[t] for t in ids], dtype=float)
     return model
