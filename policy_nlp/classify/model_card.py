@@ -50,7 +50,8 @@ documents), *reports → messages* (train on policy reports, test on citizen mes
 | --- | ---: | ---: | ---: |
 {reliability_rows}
 
-Expected calibration error: {ece:.3f}.
+Expected calibration error: {ece:.3f} (the Platt scaling was fitted on these same out-of-fold scores, so
+this checks consistency; the held-out evaluation above is the test).
 
 ## Reproduce
 
