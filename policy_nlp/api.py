@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from .artifacts import write_file
-from .classify.finetune import SHIPPED_DIR as DEFAULT_THEME_MODEL
+from .classify.persistence import SHIPPED_DIR as DEFAULT_THEME_MODEL
 from .classify.taxonomy import load_taxonomy
 from .corpus import CorpusStore, StoredParagraph
 from .errors import ConfigError, DocumentNotFoundError, InputError, ModelError, PolicyNLPError
@@ -318,9 +318,9 @@ class Workspace:
         if folder not in self._theme_models:
             if not (folder / "config.json").is_file():
                 raise ModelError(f"no theme model in {folder}: give a folder written by `policy-nlp train`")
-            from .classify.finetune import FineTunedThemeClassifier
+            from .classify.persistence import load_model
 
-            self._theme_models[folder] = FineTunedThemeClassifier.load(folder, home=self.home)
+            self._theme_models[folder] = load_model(folder, home=self.home)
         return self._theme_models[folder]
 
     def classify(self, texts: list[str], *, model: str | Path | None = None, explain: bool = False) -> list[Prediction]:
@@ -359,7 +359,8 @@ class Workspace:
         return len(todo)
 
     def suggest_labels(self, n: int = 20, *, model: str | Path | None = None) -> list[dict[str, object]]:
-        """The ``n`` stored paragraphs the model is least sure of (a score closest to its threshold)."""
+        """The ``n`` stored paragraphs the model is least sure of: a probability closest to its threshold;
+        ``uncertain`` marks those within the model's margin (the ones worth labelling first)."""
         theme_model = self.theme_model(model)
         self.tag_store(model=model, progress=False)
         thresholds = dict(zip(theme_model.theme_ids_, theme_model.thresholds_))
@@ -370,7 +371,7 @@ class Workspace:
         paragraphs = {p.para_id: p for p in self.store.iter_paragraphs(para_ids=[i for _, i in ranked])}
         return [
             {"para_id": i, "doc_id": paragraphs[i].doc_id, "text_hash": paragraphs[i].text_hash, "margin": round(m, 4),
-             "scores": scores[i], "text": paragraphs[i].text}  # fmt: skip
+             "uncertain": bool(m < theme_model.margin), "scores": scores[i], "text": paragraphs[i].text}  # fmt: skip
             for m, i in ranked
         ]
 
@@ -466,25 +467,28 @@ class Workspace:
         ids = self.store.paragraph_ids()
         return np.asarray(ids, dtype=np.int64), indexes.embed_paragraphs(self.store, self.home, self.engine.encoder, ids)
 
-    def evaluate_classify(self, *, predictions: str | Path | None = None, progress: bool = True,
-                          in_sample: bool = False) -> dict[str, EvalResult]:  # fmt: skip
-        """Leave-one-document-out of the keyword, TF-IDF, embedding and fine-tuned classifiers (minutes).
+    def evaluate_classify(self, *, schemes: Sequence[str] | None = None, tuned: bool = False,
+                          predictions: str | Path | None = None, progress: bool = True,
+                          in_sample: bool = False) -> dict[str, dict[str, EvalResult]]:  # fmt: skip
+        """{scheme: {model: EvalResult}}: the keyword, TF-IDF, embedding and shipped classifiers evaluated side by
+        side by document, across genres and on the held-out set (minutes; `schemes` picks some).
 
         ``in_sample``: instead, the shipped model's stored scores and the keyword rule (threshold 0.5) on the
-        labelled real paragraphs, in seconds; optimistic, since the shipped model was trained on them.
-        With ``predictions``, also writes the predictions there (see ``classify_predictions``).
+        labelled real paragraphs, in seconds; optimistic, since the shipped model was trained on them. With
+        ``predictions`` (in-sample only), also writes those predictions there (see ``classify_predictions``).
         """
-        from .classify.finetune import evaluate_models, load_training_data
         from .classify.predictions import save_predictions
+        from .classify.training import SCHEMES, evaluate_models, load_training_data
 
+        if predictions is not None and not in_sample:
+            raise ConfigError("--predictions writes the in-sample evaluation: add --in-sample")
+        if not in_sample:
+            return evaluate_models(self.home, progress=progress, tuned=tuned, schemes=schemes or SCHEMES)
         labelled = load_training_data(self.home)
-        if in_sample:
-            results = self._in_sample_results(labelled)
-        else:
-            results = evaluate_models(self.home, progress=progress, labelled_set=labelled)
+        results = self._in_sample_results(labelled)
         if predictions is not None:
             save_predictions(results, labelled, predictions, theme_model=_theme_model_id(None))
-        return results
+        return {"in-sample": results}
 
     def _in_sample_results(self, labelled: LabelledSet) -> dict[str, EvalResult]:
         import numpy as np

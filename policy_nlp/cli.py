@@ -327,19 +327,21 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
 
 def _evaluate_classify(ws: Workspace, args: argparse.Namespace) -> int:
     from .classify import format_table
+    from .classify.training import SCHEMES
 
-    results = ws.evaluate_classify(predictions=args.predictions, in_sample=args.in_sample)
+    results = ws.evaluate_classify(schemes=args.scheme or SCHEMES, tuned=args.tuned, predictions=args.predictions,
+                                   in_sample=args.in_sample)
     if args.json:
-        _print_json({name: r.to_dict() for name, r in results.items()})
+        _print_json({scheme: {name: r.to_dict() for name, r in rs.items()} for scheme, rs in results.items()})
     else:
-        sys.stdout.write(format_table(results) + "\n")
+        sys.stdout.write("\n\n".join(f"## {scheme}\n\n{format_table(rs)}" for scheme, rs in results.items()) + "\n")
     return 0
 
 
 def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
-    from .classify.finetune import train_shipped_model
+    from .classify.training import train_shipped_model
 
-    summary = train_shipped_model(ws.home, Path(args.output))
+    summary = train_shipped_model(ws.home, Path(args.output), labels=args.labels or (), evaluate=not args.no_evaluate)
     if args.json:
         _print_json(summary)
     else:
@@ -427,11 +429,11 @@ def cmd_label(ws: Workspace, args: argparse.Namespace) -> int:
         return 0
     title = "least certain paragraphs: label these next (policy_nlp/data/labels/*.jsonl format)"
     table = Table(title=title, show_lines=True)
-    for col in ("para_id", "doc_id", "margin", "closest scores", "text"):
+    for col in ("para_id", "doc_id", "margin", "uncertain", "closest scores", "text"):
         table.add_column(col, overflow="fold")
     for r in rows:
         close = sorted(r["scores"].items(), key=lambda kv: -kv[1])[:3]
-        table.add_row(str(r["para_id"]), escape(r["doc_id"]), f"{r['margin']:.3f}",
+        table.add_row(str(r["para_id"]), escape(r["doc_id"]), f"{r['margin']:.3f}", "yes" if r["uncertain"] else "",
                       ", ".join(f"{t} {v:.2f}" for t, v in close), escape(_snippet(r["text"], 120)))  # fmt: skip
     out.print(table)
     return 0
@@ -560,6 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", cmd_evaluate, "measure search quality (every mode and the anchors) or theme classifiers side by side")
     p.add_argument("what", choices=("search", "classify"))
     p.add_argument("--queries", help="judged queries JSONL (default: the shipped policy_nlp/data/eval/search_queries.jsonl)")
+    p.add_argument("--scheme", nargs="+", choices=("by document", "reports → messages", "messages → reports", "held-out"),
+                   help="classify: only these evaluation schemes (default: all four)")
+    p.add_argument("--tuned", action="store_true",
+                   help="classify: also fine-tune the encoder's top layers for the held-out comparison (slow)")
     p.add_argument("--predictions", metavar="FILE",
                    help="classify only: also write each model's scores and decisions to this JSON file (for notebooks)")
     p.add_argument("--in-sample", action="store_true",
@@ -591,6 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", cmd_train, "train the theme classifier on policy_nlp/data/labels (reproduces the shipped model)")
     p.add_argument("--output", default=str(DEFAULT_THEME_MODEL), help="where to write the model folder")
+    p.add_argument("--labels", nargs="+", metavar="FILE",
+                   help="your own labelled JSONL files (corpus/labels format), added to the project's labels")
+    p.add_argument("--no-evaluate", action="store_true", help="skip the side-by-side evaluation (much faster)")
 
     p = add("serve", cmd_serve, "the web service: JSON API and search page, models loaded once")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")

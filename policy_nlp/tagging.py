@@ -1,7 +1,8 @@
 """Theme tagging with a trained model: texts, JSONL files, whole reports, and the corpus store.
 
-The model is anything with ``theme_ids_``, ``thresholds_`` and ``predict_proba(texts)`` (the shipped
-fine-tuned classifier, or a baseline).
+The model is anything with ``theme_ids_``, ``thresholds_``, ``predict_proba(texts)`` and
+``uncertain(proba)`` (the shipped calibrated classifier, or a baseline wrapped in
+``CalibratedThemeClassifier``).
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ MIN_CJK_SHARE = 0.2
 class ThemeModel(Protocol):
     theme_ids_: Sequence[str]
     thresholds_: np.ndarray
+    margin: float
 
     def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+    def uncertain(self, proba: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
 class Prediction:
-    """The themes of one text: those above their threshold, and every theme's score."""
+    """The themes of one text: those above their threshold, every theme's probability, and whether
+    some probability sits near its threshold (`uncertain`: worth a human look, or a label)."""
 
     themes: list[str]
     scores: dict[str, float]
+    uncertain: bool = False
     warnings: list[str] = field(default_factory=list)
     evidence: dict[str, list[str]] = field(default_factory=dict)  # theme -> sentences that drove it
 
@@ -49,8 +55,9 @@ def predict(model: ThemeModel, texts: Sequence[str], *, explain: bool = False) -
     """Themes for each text. Long texts are cut (with a warning); explanations are optional (slower)."""
     cut = [t[:MAX_TEXT_CHARS] for t in texts]
     proba = model.predict_proba(cut) if cut else np.zeros((0, len(model.theme_ids_)))
+    unsure = model.uncertain(proba) if cut else np.zeros(0, dtype=bool)
     out = []
-    for text, row in zip(texts, proba):
+    for text, row, flag in zip(texts, proba, unsure):
         scores = {t: round(float(p), 4) for t, p in zip(model.theme_ids_, row)}
         themes = [t for t, p, th in zip(model.theme_ids_, row, model.thresholds_) if p >= th]
         themes.sort(key=lambda t: -scores[t])
@@ -59,7 +66,7 @@ def predict(model: ThemeModel, texts: Sequence[str], *, explain: bool = False) -
             warnings.append(f"text of {len(text)} characters was cut to {MAX_TEXT_CHARS} for classification")
         if _cjk_share(text) < MIN_CJK_SHARE:
             warnings.append("little or no Chinese text: themes are unreliable")
-        out.append(Prediction(themes, scores, warnings))
+        out.append(Prediction(themes, scores, bool(flag), warnings))
     if explain:
         _add_evidence(model, cut, proba, out)
     return out
@@ -112,7 +119,7 @@ class LineResult:
         if self.prediction is None:
             return {"id": self.id, "line": self.line, "error": self.error}
         p = self.prediction
-        row: dict[str, object] = {"id": self.id, "themes": p.themes, "scores": p.scores}
+        row: dict[str, object] = {"id": self.id, "themes": p.themes, "scores": p.scores, "uncertain": p.uncertain}
         if p.warnings:
             row["warnings"] = p.warnings
         if p.evidence:

@@ -46,6 +46,24 @@ def test_loads_texts_labels_groups_and_synthetic_mask(tmp_path):
     assert ls.Y.dtype == np.int8 and ls.Y.shape == (4, len(TAXONOMY))
     on = lambda i: {TAXONOMY.ids[j] for j in np.flatnonzero(ls.Y[i])}  # noqa: E731
     assert on(1) == {"double_reduction", "teachers"} and on(2) == {"teachers", "pe_arts_labour"}
+    assert ls.genres.tolist() == ["report"] * 4
+
+
+def test_genre_is_read_and_defaults_to_report(tmp_path):
+    message = "孩子每天作业写到十一点,请教育局管一管作业量。"
+    path = write(tmp_path, [row(SAFETY, ["safety"]), row(message, ["double_reduction"], doc_id="m1", genre="message")])
+    assert load_labelled(path, TAXONOMY).genres.tolist() == ["report", "message"]
+
+
+def test_the_project_genre_set_is_large_balanced_and_kept_apart_from_its_held_out_part():
+    labels = Path(__file__).resolve().parents[1] / "corpus" / "labels"
+    train, held = load_labelled(labels / "genres.jsonl"), load_labelled(labels / "genres_heldout.jsonl")
+    assert len(train) + len(held) >= 300 and not set(train.text_hashes) & set(held.text_hashes)
+    core = [TAXONOMY.ids.index(t) for t in TAXONOMY.core_ids]
+    assert (train.Y[:, core].sum(0) + held.Y[:, core].sum(0) >= 40).all()
+    assert (held.Y[:, core].sum(0) >= 15).all() and "message" in set(held.genres)
+    # the fixed held-out rule: a text is held out when its hash is divisible by 3
+    assert all(int(h, 16) % 3 == 0 for h in held.text_hashes) and all(int(h, 16) % 3 for h in train.text_hashes)
 
 
 def test_several_files_are_concatenated(tmp_path):
@@ -66,6 +84,7 @@ def test_several_files_are_concatenated(tmp_path):
         (row(None, ["safety"], synthetic=True), r"labels.jsonl:2: a synthetic row needs its 'text'"),
         (row(SAFETY, ["safety"]), r"labels.jsonl:2: paragraph 000/\w+ is labelled again \(first at .*labels.jsonl:1\)"),
         ("[1, 2]", r"labels.jsonl:2: expected a JSON object"),
+        (row(DOUBLE, [], genre=""), r"labels.jsonl:2: 'genre' must be a non-empty string"),
     ],
 )
 def test_bad_lines_are_reported_with_file_and_line(tmp_path, bad, message):

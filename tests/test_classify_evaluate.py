@@ -12,10 +12,18 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import precision_recall_fscore_support
 
 from policy_nlp.classify import LabelledSet, format_table, leave_one_document_out, load_taxonomy
+from policy_nlp.classify.evaluate import bootstrap_macro_f1, evaluate_splits, genre_split, held_out_split
 
 TAXONOMY = load_taxonomy()
 K = len(TAXONOMY)
 SAFETY = TAXONOMY.ids.index("safety")
+
+
+class Log(list):
+    """A list that sklearn's `clone` shares instead of copying, so every fitted clone reports here."""
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 class Lookup(BaseEstimator):
@@ -28,17 +36,12 @@ class Lookup(BaseEstimator):
     def fit(self, X, Y):
         self.fitted_ = list(X)
         self.scored_: list[str] = []
-        self.thresholds_ = np.full(K, 0.5)
         self.log.append(self)
         return self
 
     def predict_proba(self, X):
         self.scored_ += list(X)
         return np.array([self.table[x] for x in X])
-
-    def predict(self, X):
-        self.seen_thresholds_ = self.thresholds_.copy()
-        return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
 
 
 def doc_of(text: str) -> str:
@@ -47,7 +50,8 @@ def doc_of(text: str) -> str:
 
 def spy_set() -> tuple[LabelledSet, dict[str, np.ndarray]]:
     """Five documents of three paragraphs, plus synthetic rows: two of their own and one tied to d0.
-    Safety positives score 0.3 and negatives 0.1 everywhere, so tuned thresholds are 0.3, not 0.5."""
+    Safety positives score 0.3 and negatives 0.1 everywhere: below 0.5, yet calibration and tuned
+    thresholds inside the training folds must separate them."""
     records, table = [], {}
     for d in range(5):
         for i in range(3):
@@ -66,7 +70,7 @@ def spy_set() -> tuple[LabelledSet, dict[str, np.ndarray]]:
 
 def test_no_document_is_both_trained_on_and_tested_and_synthetic_rows_are_never_tested():
     ls, table = spy_set()
-    log: list[Lookup] = []
+    log = Log()
     result = leave_one_document_out(lambda: Lookup(table, log), ls)
     real_docs = {f"d{d}" for d in range(5)}
     synthetic = {t for t, s in zip(ls.texts, ls.synthetic) if s}
@@ -85,7 +89,6 @@ def test_no_document_is_both_trained_on_and_tested_and_synthetic_rows_are_never_
         test_doc = doc_of(m.scored_[0])
         assert {"syn|防溺水", "syn|县管校聘"} <= set(m.fitted_)
         assert ("d0|改写" in m.fitted_) == (test_doc != "d0")
-        assert m.seen_thresholds_[SAFETY] == 0.3 and m.seen_thresholds_[0] == 0.5
     assert result.n_rows == 15 and not ls.synthetic[result.rows].any()
     assert result.per_theme["safety"].f1 == 1.0
     assert result.scheme == "LeaveOneGroupOut (5 folds)"
@@ -93,12 +96,12 @@ def test_no_document_is_both_trained_on_and_tested_and_synthetic_rows_are_never_
 
 def test_group_k_fold_when_asked_or_when_there_are_many_documents():
     ls, table = spy_set()
-    assert leave_one_document_out(lambda: Lookup(table, []), ls, n_splits=2).scheme == "GroupKFold (2 folds)"
+    assert leave_one_document_out(lambda: Lookup(table, Log()), ls, n_splits=2).scheme == "GroupKFold (2 folds)"
     many = LabelledSet.from_records(
         [{"doc_id": f"d{i}", "text": f"d{i}|x", "themes": ["safety"] * (i % 2)} for i in range(25)], TAXONOMY
     )
     table = {t: np.full(K, 0.0) for t in many.texts}
-    assert leave_one_document_out(lambda: Lookup(table, []), many).scheme == "GroupKFold (10 folds)"
+    assert leave_one_document_out(lambda: Lookup(table, Log()), many).scheme == "GroupKFold (10 folds)"
 
 
 # Fixed toy case: 4 documents, predictions fixed as 0/1 scores, so every threshold gives the same labels.
@@ -116,7 +119,8 @@ def toy_result(**kwargs):
         table[t] = np.zeros(K)
         for k, v in PRED.items():
             table[t][TAXONOMY.ids.index(k)] = v[i]
-    return leave_one_document_out(lambda: Lookup(table, []), LabelledSet.from_records(records, TAXONOMY), **kwargs)
+    ls = LabelledSet.from_records(records, TAXONOMY)
+    return leave_one_document_out(lambda: Lookup(table, Log()), ls, calibrate=False, **kwargs)
 
 
 def test_metric_arithmetic_matches_sklearn():
@@ -157,6 +161,51 @@ def test_format_table_puts_models_side_by_side():
     assert lines[0] == "| theme | support | keyword | tfidf |"
     assert "| 党建 `party_building` | 3 | 0.67 (0.67/0.67) | 0.67 (0.67/0.67) |" in lines
     assert "| **macro F1, core** | | n/a | n/a |" in lines
-    assert "LeaveOneGroupOut (4 folds), 8 paragraphs from 4 documents" in table
+    assert "LeaveOneGroupOut (4 folds): 8 texts from 4 documents" in table
+    assert any(line.startswith("| macro F1, core, 95% CI |") for line in lines)
     with pytest.raises(ValueError, match="not comparable"):
         format_table({"all": a, "three": toy_result(theme_ids=["safety"])})
+
+
+def genre_set() -> tuple[LabelledSet, dict[str, np.ndarray]]:
+    """Two reports of three paragraphs, four citizen messages, one synthetic report row."""
+    records = [{"doc_id": f"r{d}", "text": f"r{d}|{i}", "themes": ["safety"] if i else []} for d in range(2) for i in range(3)]
+    records += [{"doc_id": f"m{i}", "text": f"m{i}|孩子在学校食堂吃坏了肚子", "themes": ["safety"] if i % 2 else [],
+                 "genre": "message"} for i in range(4)]  # fmt: skip
+    records.append({"doc_id": "syn", "text": "syn|防溺水", "themes": ["safety"], "synthetic": True})
+    table = {r["text"]: np.where(np.arange(K) == SAFETY, 0.8 if r["themes"] else 0.2, 0.0) for r in records}
+    return LabelledSet.from_records(records, TAXONOMY), table
+
+
+def test_genre_split_never_trains_on_the_test_genre():
+    ls, table = genre_set()
+    log = Log()
+    result = evaluate_splits(lambda: Lookup(table, log), ls, genre_split(ls, ["message"]))
+    assert result.n_rows == 4 and set(ls.genres[result.rows]) == {"message"}
+    assert all(not any(t.startswith("m") for t in m.fitted_) for m in log)
+    assert "syn|防溺水" in log[-1].fitted_ and result.scheme.startswith("train on report → test on message")
+    back = evaluate_splits(lambda: Lookup(table, Log()), ls, genre_split(ls, ["report"], ["message"]))
+    assert set(ls.genres[back.rows]) == {"report"} and not ls.synthetic[back.rows].any()
+
+
+def test_held_out_rows_are_only_scored():
+    ls, table = genre_set()
+    log = Log()
+    held = np.isin(ls.doc_ids, ["m0", "m1"])
+    result = evaluate_splits(lambda: Lookup(table, log), ls, held_out_split(ls, held))
+    assert sorted(ls.doc_ids[result.rows]) == ["m0", "m1"]
+    assert all(not {"m0|孩子在学校食堂吃坏了肚子", "m1|孩子在学校食堂吃坏了肚子"} & set(m.fitted_) for m in log)
+
+
+def test_bootstrap_interval_brackets_the_point_estimate_and_is_wide_for_few_documents():
+    rng = np.random.default_rng(1)
+    y_true = rng.integers(0, 2, size=(200, 4))
+    y_pred = np.where(rng.random((200, 4)) < 0.8, y_true, 1 - y_true)
+    groups = np.repeat(np.arange(40), 5)
+    lo, hi = bootstrap_macro_f1(y_true, y_pred, groups)
+    tp, n_pred, support = (y_true & y_pred).sum(0), y_pred.sum(0), y_true.sum(0)
+    point = np.mean(2 * tp / (n_pred + support))
+    assert lo < point < hi and hi - lo < 0.2
+    few_lo, few_hi = bootstrap_macro_f1(y_true[:10], y_pred[:10], groups[:10])
+    assert few_hi - few_lo > hi - lo
+    assert bootstrap_macro_f1(y_true, y_pred, groups) == (lo, hi)  # fixed seed

@@ -56,6 +56,7 @@ def test_classify_jsonl_keeps_going_past_bad_lines(ws, tmp_path, capsys):
     by_id = {r["id"]: r for r in rows if r["id"]}
     assert "safety" in by_id["a"]["themes"] and "double_reduction" in by_id["d"]["themes"]
     assert set(by_id["a"]["scores"]) >= {"party_building", "double_reduction", "teachers", "safety"}
+    assert all(isinstance(by_id[k]["uncertain"], bool) for k in "adef")
     assert by_id["b"]["error"].startswith("empty text") and "text" in by_id["c"]["error"]
     assert "unreliable" in by_id["e"]["warnings"][0]
     assert "cut to" in by_id["f"]["warnings"][0] and "safety" in by_id["f"]["themes"]
@@ -91,6 +92,7 @@ def test_tagged_store_filters_search_by_theme(ws):
     assert frame["themes"].map(len).gt(0).sum() > 40
     suggestions = ws.suggest_labels(5)
     assert len(suggestions) == 5 and suggestions[0]["margin"] <= suggestions[-1]["margin"]
+    assert all(s["uncertain"] == (s["margin"] < ws.theme_model().margin) for s in suggestions)
 
 
 def test_main_job_ingests_tags_and_indexes_in_one_command(tmp_path, e5_home, e5_model_dir, capsys):

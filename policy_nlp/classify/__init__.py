@@ -1,4 +1,5 @@
-"""Theme classification: the taxonomy, labelled data, baseline classifiers, evaluation and explanations.
+"""Theme classification: taxonomy, labelled data, baselines, the fine-tuned classifier, calibration,
+evaluation and explanations.
 
 Names are imported on first use, so that reading the taxonomy does not load scikit-learn.
 """
@@ -10,6 +11,10 @@ from typing import TYPE_CHECKING
 
 _WHERE = {
     "CachedEncoder": "baselines",
+    "CalibratedThemeClassifier": "calibration",
+    "FineTunedThemeClassifier": "estimator",
+    "load_model": "persistence",
+    "save_model": "persistence",
     "EmbeddingLogRegClassifier": "baselines",
     "KeywordClassifier": "baselines",
     "TfidfLogRegClassifier": "baselines",
@@ -20,6 +25,7 @@ _WHERE = {
     "ThemeScores": "evaluate",
     "format_table": "evaluate",
     "leave_one_document_out": "evaluate",
+    "evaluate_splits": "evaluate",
     "Explanation": "explain",
     "explain_theme": "explain",
     "split_sentences": "explain",
@@ -37,8 +43,11 @@ if TYPE_CHECKING:
         TfidfLogRegClassifier,
         tune_thresholds,
     )
+    from .calibration import CalibratedThemeClassifier
     from .data import LabelledSet, load_labelled
-    from .evaluate import EvalResult, ThemeScores, format_table, leave_one_document_out
+    from .estimator import FineTunedThemeClassifier
+    from .evaluate import EvalResult, ThemeScores, evaluate_splits, format_table, leave_one_document_out
+    from .persistence import load_model, save_model
     from .explain import Explanation, explain_theme, split_sentences
     from .taxonomy import Taxonomy, Theme, load_taxonomy
 

@@ -33,6 +33,9 @@ class CachedEncoder:
         self.encoder = encoder
         self._cache: dict[str, np.ndarray] = {}
 
+    def __deepcopy__(self, memo: dict) -> CachedEncoder:
+        return self  # a shared service: estimators cloned by scikit-learn keep using one cache
+
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         new = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if new:

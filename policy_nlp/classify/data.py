@@ -2,13 +2,16 @@
 
 One labelled paragraph per line::
 
-    {"doc_id": "000", "text_hash": "9f2c…", "themes": ["safety"], "text": "…", "synthetic": false, "note": "…"}
+    {"doc_id": "000", "text_hash": "9f2c…", "themes": ["safety"], "text": "…", "synthetic": false,
+     "genre": "report", "note": "…"}
 
 `doc_id`, `text_hash` (`policy_nlp.schema.text_hash` of the paragraph text) and `themes` (taxonomy
 ids, possibly empty) are required. `text` is optional: paragraphs of documents whose text must not
 live in the repository carry none and are resolved by (doc_id, text_hash) against a mapping the
 caller builds from the corpus store. `synthetic` (default false) marks written-for-training rows,
-which need `text`; `note` is a free-text reason.
+which need `text`; `genre` (default "report": policy documents and work reports) names the kind of
+text, e.g. "message" for a citizen's message or hotline digest, so evaluation can train on one genre
+and test on another; `note` is a free-text reason.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from ..schema import text_hash as hash_text
 from .taxonomy import Taxonomy, load_taxonomy
 
 _REQUIRED = {"doc_id", "text_hash", "themes"}
-_OPTIONAL = {"text", "synthetic", "note"}
+_OPTIONAL = {"text", "synthetic", "genre", "note"}
+DEFAULT_GENRE = "report"
 _SHOWN = 5  # unresolved rows named in a message
 
 
@@ -36,6 +40,7 @@ class LabelledSet:
     text_hashes: np.ndarray  # (n,) str
     Y: np.ndarray  # (n, n_themes) int8, columns in taxonomy order
     synthetic: np.ndarray  # (n,) bool
+    genres: np.ndarray  # (n,) str: "report", "message", …
     taxonomy: Taxonomy
     unresolved: tuple[str, ...] = ()  # "file:line doc_id text_hash" of text-less rows left out (strict=False)
 
@@ -46,7 +51,7 @@ class LabelledSet:
     def from_records(
         cls, records: Iterable[Mapping], taxonomy: Taxonomy, unresolved: tuple[str, ...] = ()
     ) -> LabelledSet:
-        """Build from mappings with `text`, `doc_id`, `themes` (ids) and optional `text_hash`, `synthetic`."""
+        """Build from mappings with `text`, `doc_id`, `themes` (ids) and optional `text_hash`, `synthetic`, `genre`."""
         records = list(records)
         column = {tid: j for j, tid in enumerate(taxonomy.ids)}
         Y = np.zeros((len(records), len(taxonomy)), dtype=np.int8)
@@ -59,6 +64,7 @@ class LabelledSet:
             Y=Y,
             synthetic=np.array([r.get("synthetic", False) for r in records], dtype=bool),
             taxonomy=taxonomy,
+            genres=np.array([r.get("genre", DEFAULT_GENRE) for r in records], dtype=str),
             unresolved=unresolved,
         )
 
@@ -132,6 +138,8 @@ def _parse_line(line: str, where: str, taxonomy: Taxonomy) -> dict:
         if hash_text(row["text"]) != row["text_hash"]:
             actual = hash_text(row["text"])
             raise InputError(f"{where}: text_hash {row['text_hash']} is not the hash of the text ({actual})")
+    if not isinstance(row.get("genre", DEFAULT_GENRE), str) or not row.get("genre", DEFAULT_GENRE):
+        raise InputError(f"{where}: 'genre' must be a non-empty string")
     if not isinstance(row.get("synthetic", False), bool):
         raise InputError(f"{where}: 'synthetic' must be true or false")
     if row.get("synthetic") and "text" not in row:
