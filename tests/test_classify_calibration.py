@@ -11,7 +11,7 @@ import pytest
 from policy_nlp.classify import CalibratedThemeClassifier, KeywordClassifier, load_labelled, load_taxonomy
 from policy_nlp.classify.calibration import expected_calibration_error, platt_apply, platt_fit, reliability_table
 
-LABELS = Path(__file__).resolve().parents[1] / "corpus" / "labels"
+LABELS = Path(__file__).resolve().parents[1] / "policy_nlp" / "data" / "labels"
 TAXONOMY = load_taxonomy()
 SAFETY = TAXONOMY.ids.index("safety")
 

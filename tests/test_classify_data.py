@@ -56,7 +56,7 @@ def test_genre_is_read_and_defaults_to_report(tmp_path):
 
 
 def test_the_project_genre_set_is_large_balanced_and_kept_apart_from_its_held_out_part():
-    labels = Path(__file__).resolve().parents[1] / "corpus" / "labels"
+    labels = Path(__file__).resolve().parents[1] / "policy_nlp" / "data" / "labels"
     train, held = load_labelled(labels / "genres.jsonl"), load_labelled(labels / "genres_heldout.jsonl")
     assert len(train) + len(held) >= 300 and not set(train.text_hashes) & set(held.text_hashes)
     core = [TAXONOMY.ids.index(t) for t in TAXONOMY.core_ids]

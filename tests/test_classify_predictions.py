@@ -22,7 +22,7 @@ def _result(proba: np.ndarray, y_true: np.ndarray, rows: np.ndarray) -> EvalResu
     ids = TAXONOMY.ids
     return EvalResult(scheme="LeaveOneGroupOut (2 folds)", n_rows=len(rows), n_documents=2, theme_ids=ids,
                       theme_names=tuple(TAXONOMY.get(t).name_zh for t in ids),
-                      per_theme={t: ThemeScores(0, 0, 0, 0) for t in ids}, micro_f1=0, macro_f1_core=0, macro_f1=0,
+                      per_theme={t: ThemeScores(0, 0, 0, 0) for t in ids}, micro_f1=0, macro_f1_core=0, macro_f1=0, macro_f1_core_ci=(0.0, 0.0),
                       rows=rows, y_true=y_true, y_pred=(proba >= 0.5).astype(np.int8), proba=proba)  # fmt: skip
 
 

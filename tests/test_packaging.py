@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from policy_nlp.api import DEFAULT_SEARCH_EVAL, DEFAULT_THEME_MODEL
-from policy_nlp.classify.finetune import LABEL_FILES, LABELS_DIR
+from policy_nlp.classify.training import LABEL_FILES, LABELS_DIR
 from policy_nlp.resources import shipped
 
 REPO = Path(__file__).resolve().parents[1]

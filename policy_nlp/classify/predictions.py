@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from .data import LabelledSet
-from .evaluate import EvalResult, _scores
+from .evaluate import EvalResult, _scores, bootstrap_macro_f1
 
 FORMAT_VERSION = 1
 #: How in-sample results are named: no held-out document, so the figures are optimistic.
@@ -102,6 +102,7 @@ def in_sample_results(labelled_set: LabelledSet, models: dict[str, tuple[np.ndar
         results[name] = EvalResult(
             scheme=IN_SAMPLE_SCHEME, n_rows=len(real), n_documents=len(np.unique(ls.doc_ids[real])), theme_ids=ids,
             theme_names=tuple(t.name_zh for t in ls.taxonomy.themes), rows=real, y_true=y_true, y_pred=pred,
-            proba=proba, **_scores(y_true, pred, ids, core),
+            proba=proba, macro_f1_core_ci=bootstrap_macro_f1(y_true[:, core], pred[:, core], ls.doc_ids[real]),
+            **_scores(y_true, pred, ids, core),
         )  # fmt: skip
     return results
