@@ -6,7 +6,7 @@ stops it, and prints throughput, p50/p95/p99 latency and errors per request kind
 
     python benchmarks/bench_web.py --home H [--clients 50] [--duration 60]
 
-Each client loops over the mix in turn: searches (the judged queries' phrases of corpus/eval), similar
+Each client loops over the mix in turn: searches (the judged queries' phrases), similar
 by a paragraph id the searches return, similar by pasted text, and tagging a seed report (12 paragraphs).
 """
 
@@ -26,7 +26,7 @@ import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-QUERIES = REPO / "corpus" / "eval" / "search_queries.jsonl"
+QUERIES = REPO / "policy_nlp" / "data" / "eval" / "search_queries.jsonl"
 REPORT = REPO / "corpus" / "seeds" / "004_19f5cf095fbe0cc7.txt"
 #: Requests of each kind in one turn of a client's loop.
 MIX = ("search", "search", "search", "search", "similar_id", "similar_text", "tag")

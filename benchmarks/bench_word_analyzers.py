@@ -1,7 +1,7 @@
 """Why the project's word BM25 trailed bare bm25s + jieba: nDCG@10 of word analyzers on the tuning half.
 
 Each analyzer feeds the same bm25s model (Lucene idf, k1 = 1.5, b = 0.75); only the tuning half of
-corpus/eval/search_queries.jsonl is scored, since this run chose the analyzer `policy_nlp.search.tokenize` uses.
+policy_nlp/data/eval/search_queries.jsonl is scored, since this run chose the analyzer `policy_nlp.search.tokenize` uses.
 Usage (a home where corpus/seeds and ../shared/corpus/meiyu are ingested):
 
     python benchmarks/bench_word_analyzers.py --home /tmp/eval_home

@@ -9,6 +9,7 @@ in their lane and share the warm models safely, and a long tagging job does not 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -76,6 +77,10 @@ class Service:
 
 
 def _open(home: str | Path | None) -> Workspace:
+    import torch
+
+    # Theme work (torch) keeps to one core, so a search (ONNX Runtime, FAISS) always finds the other free.
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     ws = Workspace(home)
     try:
         ws.search(WARM_UP_QUERY, k=1)
