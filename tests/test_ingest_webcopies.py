@@ -52,8 +52,7 @@ def test_seed_copies_in_unseen_styles(tmp_path, seeds, style, suffix):
         assert kept >= 0.98, (report.name, kept)
         assert title == report.title
         left_over += left
-    # WeChat's "来源：…", "点个“在看”" and link titles under "往期推荐" can stay: at most 3 a copy
-    assert len(left_over) <= 3 * len(seeds), left_over
+    assert len(left_over) <= len(seeds), left_over
 
 
 def test_meiyu_copies_in_unseen_styles(tmp_path, meiyu_dir):
@@ -72,7 +71,7 @@ def test_meiyu_copies_in_unseen_styles(tmp_path, meiyu_dir):
     assert {report.name for report, kept in zip(reports, kept_shares) if kept < 0.98} <= {"P044"}
     assert sum(kept_shares) / len(kept_shares) >= 0.98
     assert titles_right >= 0.9 * len(reports)
-    assert left_total <= 0.15 * site_total
+    assert left_total <= 0.05 * site_total
 
 
 # --- the copies of the issue ---------------------------------------------------------------------
@@ -128,18 +127,31 @@ def test_title_is_the_reports_own_not_a_site_line(tmp_path, header):
     assert {normalise_line(line) for line in footer} <= set(doc.removed_lines)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: short site lines right above a short report still pass")
 @pytest.mark.parametrize(
     ("lines", "site_line"),
     [
-        (FANWEN, "云海 分享 时间:"),
         (["分享到：微信微博 QQ空间", "第一公文网 www.diyigongwen.com", *REPORT], "第一公文网 www.diyigongwen.com"),
         (["文章来源：市教育局 点击数：326", *REPORT], "文章来源：市教育局 点击数：326"),
         (["学校首页 学校概况 新闻中心 通知公告", *REPORT], "学校首页 学校概况 新闻中心 通知公告"),
     ],
 )
-def test_short_site_lines_at_the_top_of_a_short_report(tmp_path, lines, site_line):
-    assert normalise_line(site_line) in ingest_lines(tmp_path, lines).removed_lines
+def test_short_site_lines_above_the_title_of_a_short_report(tmp_path, lines, site_line):
+    doc = ingest_lines(tmp_path, lines)
+    assert normalise_line(site_line) in doc.removed_lines
+    assert all(line in doc.text for line in REPORT)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: an empty site field between the title and the text stays")
+def test_empty_site_field_below_the_title_of_a_short_report(tmp_path):
+    assert normalise_line("云海 分享 时间:") in ingest_lines(tmp_path, FANWEN).removed_lines
+
+
+def test_wechat_footer_after_the_report_goes_as_one_block(tmp_path):
+    footer = ["来源：株洲教育发布", "编辑：木子 | 审核：星河", "往期推荐", "2023年教研室工作要点", "2024年学校安全工作总结",
+              "点个“在看”，你最好看", "阅读原文"]  # fmt: skip
+    doc = ingest_lines(tmp_path, [*REPORT, *footer])
+    assert doc.removed_lines == [normalise_line(line) for line in footer]
+    assert all(line in doc.text for line in REPORT)
 
 
 SIGNED = [*REPORT, "联系人：王明 电话：0571-87654321", "邮箱：jyj2025@163.com", "杭州市临安区教育局办公室", "2025年2月18日"]

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+import numpy as np
+
 from .line_features import is_prose, line_features
 from .line_model import BoilerplateLineClassifier, load_packaged
 from .structure import heading, looks_like_title, names_document_kind
@@ -57,11 +59,14 @@ _ANYWHERE = re.compile(
     re.IGNORECASE,
 )
 _TAIL_MARKER = re.compile(r"相关推荐|猜你喜欢|热门推荐|相关阅读|推荐阅读|相关文章|延伸阅读")
+#: A site's information line: where the article comes from, who wrote it, when, how often it was read.
+_SITE_INFO = r"(?:发布时间|发布日期|更新时间|来源|作者|浏览次数|阅读次数|点击数)\s*[:：].{0,40}"
 _HEADER_ONLY = re.compile(
     r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
     r"|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
-    r"|(?:发布时间|发布日期|更新时间|来源|作者|浏览次数|阅读次数|点击数)\s*[:：].{0,40}"
+    rf"|{_SITE_INFO}"
 )
+_SITE_INFO_LINE = re.compile(_SITE_INFO)
 _SENTENCE_PUNCT = re.compile(r"[。，,；;：:！？]")
 _CLAUSE = re.compile(r"[，,；;、]")
 _ATTACHMENT = re.compile(r"附件\s*\d*\s*[:：]")
@@ -84,6 +89,9 @@ INSIDE_THRESHOLD = 0.99
 NUMBERED_HEADING_RANK = 4
 #: A sentence this long with several clauses is always kept (see _plainly_report).
 PROSE_CHARS = 40
+#: Probability enough to remove a line above the report's own title, or in a site footer after a
+#: line the classifier removed (a site's header and footer are each one block).
+EDGE_THRESHOLD = 0.3
 #: Office lines a signature block holds before its date line (one may follow it).
 SIGNATURE_LINES = 2
 
@@ -124,7 +132,7 @@ def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
         judged = _judged(lines, removed)
         if len(removed | judged) < len(lines):  # the classifier alone never empties a document
             removed |= judged
-            first, last = _report_span(lines)
+            first, last = _report_span(lines, packaged_classifier().predict_proba(line_features(lines))[:, 1])
             inside = sorted(i for i in judged if first < i < last)
     header = _header(lines, removed)
     removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
@@ -161,15 +169,25 @@ def _repeated_titles(lines: list[str], header: list[int]) -> set[int]:
 def _judged(lines: list[str], known: set[int]) -> set[int]:
     """Lines the classifier calls boilerplate, except the report's plain lines, its own title, its
     signature block and the lines after its end that repeat its own; between the first sentence of
-    prose and the report's end a line needs INSIDE_THRESHOLD."""
+    prose and the report's end a line needs INSIDE_THRESHOLD. A site's header and footer are each one
+    block: above the report's own title, and after its end from the first line judged boilerplate on,
+    a line needs only EDGE_THRESHOLD; after its end, a site's information line ("来源：…") goes."""
     classifier = packaged_classifier()
     probability = classifier.predict_proba(line_features(lines))[:, 1]
-    first, last = _report_span(lines)
+    first, last = _report_span(lines, probability)
+    title = min(_own_title(lines), default=-1) if first <= last else -1
     judged = {
         i
         for i, p in enumerate(probability)
         if p >= (INSIDE_THRESHOLD if first < i < last else classifier.threshold) and not _plainly_report(lines[i])
     }
+    footer = min((i for i in judged if i > last), default=len(lines)) if first <= last else len(lines)
+    judged |= {
+        i
+        for i, p in enumerate(probability)
+        if (i < title or i > footer) and p >= EDGE_THRESHOLD and not _plainly_report(lines[i])
+    }
+    judged |= {i for i in range(last + 1, len(lines)) if first <= last and _SITE_INFO_LINE.fullmatch(lines[i])}
     judged -= _repeated_titles(lines, _header(lines, known))  # _title_copies keeps the right copy
     judged -= _signature_block(lines)
     judged -= _repeats_report(lines, [i for i in range(first + 1, last) if i not in judged], range(last + 1, len(lines)))
@@ -182,15 +200,18 @@ def _prose_span(lines: list[str]) -> tuple[int, int]:
     return (prose[0], prose[-1]) if prose else (len(lines), -1)
 
 
-def _report_span(lines: list[str]) -> tuple[int, int]:
+def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
     """Indices of the report's first sentence of prose and of its end: the last line of its text —
-    the last sentence of prose or of its signature block — or, when it has an attachment, len(lines)."""
+    the last sentence of prose or of its signature block — or, when it has an attachment, the line
+    before the first that the classifier is certain (INSIDE_THRESHOLD) is a site's, else len(lines)."""
     first, last = _prose_span(lines)
     signature = _signature_block(lines)
     if signature:
         last = max(last, max(signature))
-    if any(_ATTACHMENT_START.fullmatch(lines[i]) for i in range(first + 1, len(lines))):
-        last = len(lines)
+    start = next((i for i in range(first + 1, len(lines)) if _ATTACHMENT_START.fullmatch(lines[i])), None)
+    if start is not None:
+        certain = (i for i in range(start + 1, len(lines)) if probability[i] >= INSIDE_THRESHOLD)
+        last = max(last, next(certain, len(lines) + 1) - 1)
     return first, last
 
 
