@@ -129,10 +129,11 @@ def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
     removed = _known_patterns(lines)
     inside: list[int] = []
     if cleaning == "full":
-        judged = _judged(lines, removed)
+        probability = packaged_classifier().predict_proba(line_features(lines))[:, 1]
+        first, last = _report_span(lines, probability)
+        judged = _judged(lines, removed, probability, (first, last))
         if len(removed | judged) < len(lines):  # the classifier alone never empties a document
             removed |= judged
-            first, last = _report_span(lines, packaged_classifier().predict_proba(line_features(lines))[:, 1])
             inside = sorted(i for i in judged if first < i < last)
     header = _header(lines, removed)
     removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
@@ -166,32 +167,40 @@ def _repeated_titles(lines: list[str], header: list[int]) -> set[int]:
     }
 
 
-def _judged(lines: list[str], known: set[int]) -> set[int]:
-    """Lines the classifier calls boilerplate, except the report's plain lines, its own title, its
+def _judged(lines: list[str], known: set[int], probability: np.ndarray, span: tuple[int, int]) -> set[int]:
+    """Lines the classifier calls boilerplate (`probability` of each line, `span` from _report_span),
+    and the site's header and footer blocks, except the report's plain lines, its own title, its
     signature block and the lines after its end that repeat its own; between the first sentence of
-    prose and the report's end a line needs INSIDE_THRESHOLD. A site's header and footer are each one
-    block: above the report's own title, and after its end from the first line judged boilerplate on,
-    a line needs only EDGE_THRESHOLD; after its end, a site's information line ("来源：…") goes."""
-    classifier = packaged_classifier()
-    probability = classifier.predict_proba(line_features(lines))[:, 1]
-    first, last = _report_span(lines, probability)
-    title = min(_own_title(lines), default=-1) if first <= last else -1
+    prose and the report's end a line needs INSIDE_THRESHOLD."""
+    threshold = packaged_classifier().threshold
+    first, last = span
     judged = {
         i
         for i, p in enumerate(probability)
-        if p >= (INSIDE_THRESHOLD if first < i < last else classifier.threshold) and not _plainly_report(lines[i])
+        if p >= (INSIDE_THRESHOLD if first < i < last else threshold) and not _plainly_report(lines[i])
     }
-    footer = min((i for i in judged if i > last), default=len(lines)) if first <= last else len(lines)
-    judged |= {
-        i
-        for i, p in enumerate(probability)
-        if (i < title or i > footer) and p >= EDGE_THRESHOLD and not _plainly_report(lines[i])
-    }
-    judged |= {i for i in range(last + 1, len(lines)) if first <= last and _SITE_INFO_LINE.fullmatch(lines[i])}
+    judged |= _site_blocks(lines, probability, span, judged)
     judged -= _repeated_titles(lines, _header(lines, known))  # _title_copies keeps the right copy
     judged -= _signature_block(lines)
     judged -= _repeats_report(lines, [i for i in range(first + 1, last) if i not in judged], range(last + 1, len(lines)))
     return judged - _own_title(lines)
+
+
+def _site_blocks(lines: list[str], probability: np.ndarray, span: tuple[int, int], judged: set[int]) -> set[int]:
+    """A site's header and footer, each one block: the lines above the report's own title, and after
+    the report's end those from the first `judged` line on, that reach EDGE_THRESHOLD; and after the
+    end, a site's information lines ("来源：…"). Nothing for a text without prose."""
+    first, last = span
+    if first > last:
+        return set()
+    title = min(_own_title(lines), default=-1)
+    footer = min((i for i in judged if i > last), default=len(lines))
+    blocks = {
+        i
+        for i, p in enumerate(probability)
+        if (i < title or i > footer) and p >= EDGE_THRESHOLD and not _plainly_report(lines[i])
+    }
+    return blocks | {i for i in range(last + 1, len(lines)) if _SITE_INFO_LINE.fullmatch(lines[i])}
 
 
 def _prose_span(lines: list[str]) -> tuple[int, int]:
@@ -203,14 +212,19 @@ def _prose_span(lines: list[str]) -> tuple[int, int]:
 def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
     """Indices of the report's first sentence of prose and of its end: the last line of its text —
     the last sentence of prose or of its signature block — or, when it has an attachment, the line
-    before the first that the classifier is certain (INSIDE_THRESHOLD) is a site's, else len(lines)."""
+    before the first that is certainly a site's (a site information line, or INSIDE_THRESHOLD), else
+    len(lines)."""
     first, last = _prose_span(lines)
     signature = _signature_block(lines)
     if signature:
         last = max(last, max(signature))
     start = next((i for i in range(first + 1, len(lines)) if _ATTACHMENT_START.fullmatch(lines[i])), None)
     if start is not None:
-        certain = (i for i in range(start + 1, len(lines)) if probability[i] >= INSIDE_THRESHOLD)
+        certain = (
+            i
+            for i in range(start + 1, len(lines))
+            if probability[i] >= INSIDE_THRESHOLD or _SITE_INFO_LINE.fullmatch(lines[i])
+        )
         last = max(last, next(certain, len(lines) + 1) - 1)
     return first, last
 
