@@ -10,9 +10,11 @@ Two kinds of decision, on lines in their normalised, simplified form:
 The classifier never removes what a document's own structure shows to be its own: the signature/date
 block (the issuing office's name right before or after a date line such as "2017年10月10日"), and
 between the first sentence of prose and the end of the report — its last sentence, its signature block,
-or, when it has an attachment ("附件", "附件1：…"), the end of the text — it needs INSIDE_THRESHOLD, so
-that contact lines, attachment lists and form cells stay. After the report's end, a line that repeats a
-line or a "label：" of the report (a task list's "牵头单位：…") is the report's too.
+or, when it has an attachment ("附件", "附件1：…"), the line before the first that is certainly a site's
+— it needs INSIDE_THRESHOLD, so that contact lines, attachment lists and form cells stay. After the
+report's end, a line that repeats a line or a "label：" of the report (a task list's "牵头单位：…") is
+the report's too. A site's header and footer are each one block: above the report's own title, and
+after its end from the first line the classifier removes, EDGE_THRESHOLD is enough.
 
 Every removed line is kept in Document.removed_lines for review.
 
