@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from difflib import SequenceMatcher
 
 import pytest
 
 from policy_nlp.ingest import MAX_PARAGRAPH_CHARS, ingest_file
+from policy_nlp.ingest.clean import TITLE_SIMILARITY
+from policy_nlp.resources import shipped
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +100,29 @@ def test_articles_and_chapters(corpus):
     assert last.section_path == ["第六章附则", "第二十一条"]
     (item,) = [p for p in doc.paragraphs if p.text.startswith("（四）有其他突出业绩的")]
     assert item.section_path == ["第四章组织管理", "第十六条", "（四）有其他突出业绩的"]
+
+
+def test_signature_contact_and_attachment_lines_stay(corpus):
+    # the issuing office's signature line with its date, contact lines, an attachment form's cells
+    assert "信阳市人民政府办公室\n2017年10月10日" in by_id(corpus, "P018").text
+    assert "黑龙江省人民政府办公厅\n2016年7月13日" in by_id(corpus, "P099").text
+    assert "联系人：赵景电话：86787712\n邮箱：1303180008@qq.com\n西安市教育局办公室" in by_id(corpus, "P082").text
+    assert "任教学科\n联系电话\n（座机及手机）" in by_id(corpus, "P091").text
+    assert by_id(corpus, "P008").text.endswith("新疆生产建设兵团第三师44团第一中学\n新疆生产建设兵团第三师51团中学")
+    # nothing else of any document goes: only the legal-database header and repeated title lines
+    # (and P027's table cell "—", a lone dash that the known patterns take for stray punctuation)
+    for entry, doc in corpus:
+        title = doc.metadata.title
+        rest = [line for line in doc.removed_lines[2:] if SequenceMatcher(None, line, title).ratio() < TITLE_SIMILARITY]
+        assert rest == (["—"] if entry["id"] == "P027" else []), (entry["id"], rest)
+
+
+def test_labelled_and_judged_paragraphs_are_found(meiyu_dir, seed_path):
+    """Every (doc_id, text_hash) the labels and judged queries were made on comes back from a fresh ingest."""
+    paths = [seed_path(prefix) for prefix in ("000", "001", "003", "004")] + sorted(meiyu_dir.glob("P*.txt"))
+    found = {(doc.doc_id, p.text_hash) for doc in map(ingest_file, paths) for p in doc.paragraphs}
+    rows = [json.loads(line) for line in shipped("data", "labels", "meiyu.jsonl").read_text(encoding="utf-8").splitlines()]
+    queries = shipped("data", "eval", "search_queries.jsonl").read_text(encoding="utf-8").splitlines()
+    rows += [item for line in queries for item in json.loads(line)["relevant"]]
+    assert len(rows) > 1000
+    assert [row for row in rows if (row["doc_id"], row["text_hash"]) not in found] == []

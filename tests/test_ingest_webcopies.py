@@ -52,8 +52,7 @@ def test_seed_copies_in_unseen_styles(tmp_path, seeds, style, suffix):
         assert kept >= 0.98, (report.name, kept)
         assert title == report.title
         left_over += left
-    # WeChat's "来源：…", "点个“在看”" and link titles under "往期推荐" can stay: at most 3 a copy
-    assert len(left_over) <= 3 * len(seeds), left_over
+    assert len(left_over) <= len(seeds), left_over
 
 
 def test_meiyu_copies_in_unseen_styles(tmp_path, meiyu_dir):
@@ -68,12 +67,11 @@ def test_meiyu_copies_in_unseen_styles(tmp_path, meiyu_dir):
         left_total += len(left)
         kept_shares.append(kept)
         titles_right += title == report.title
-    # P044's file holds only its title block, no body: the classifier takes it for site lines; P082's
-    # contact line "邮箱：…@qq.com" after its last sentence is taken for a site footer (6 % of a short text)
-    assert {report.name for report, kept in zip(reports, kept_shares) if kept < 0.98} <= {"P044", "P082"}
+    # P044's file holds only its title block, no body: the classifier takes it for site lines
+    assert {report.name for report, kept in zip(reports, kept_shares) if kept < 0.98} <= {"P044"}
     assert sum(kept_shares) / len(kept_shares) >= 0.98
     assert titles_right >= 0.9 * len(reports)
-    assert left_total <= 0.15 * site_total
+    assert left_total <= 0.02 * site_total
 
 
 # --- the copies of the issue ---------------------------------------------------------------------
@@ -129,18 +127,45 @@ def test_title_is_the_reports_own_not_a_site_line(tmp_path, header):
     assert {normalise_line(line) for line in footer} <= set(doc.removed_lines)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: short site lines right above a short report still pass")
 @pytest.mark.parametrize(
     ("lines", "site_line"),
     [
-        (FANWEN, "云海 分享 时间:"),
         (["分享到：微信微博 QQ空间", "第一公文网 www.diyigongwen.com", *REPORT], "第一公文网 www.diyigongwen.com"),
         (["文章来源：市教育局 点击数：326", *REPORT], "文章来源：市教育局 点击数：326"),
         (["学校首页 学校概况 新闻中心 通知公告", *REPORT], "学校首页 学校概况 新闻中心 通知公告"),
     ],
 )
-def test_short_site_lines_at_the_top_of_a_short_report(tmp_path, lines, site_line):
-    assert normalise_line(site_line) in ingest_lines(tmp_path, lines).removed_lines
+def test_short_site_lines_above_the_title_of_a_short_report(tmp_path, lines, site_line):
+    doc = ingest_lines(tmp_path, lines)
+    assert normalise_line(site_line) in doc.removed_lines
+    assert all(line in doc.text for line in REPORT)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: an empty site field between the title and the text stays")
+def test_empty_site_field_below_the_title_of_a_short_report(tmp_path):
+    assert normalise_line("云海 分享 时间:") in ingest_lines(tmp_path, FANWEN).removed_lines
+
+
+SIGNED = [*REPORT, "联系人：王明 电话：0571-87654321", "邮箱：jyj2025@163.com", "杭州市临安区教育局办公室", "2025年2月18日"]
+ATTACHMENT = ["附件", "学校联系人名单", "学校", "联系人", "联系电话", "临安区锦城第一小学", "临安区玲珑中学"]
+SITE_FOOTER = ["上一篇：关于做好寒假安全工作的通知", "地址：杭州市临安区学府路88号电话&传真：0571-88888888"]
+
+
+@pytest.mark.parametrize("footer", [[], SITE_FOOTER], ids=["end-of-text", "site-footer"])
+@pytest.mark.parametrize("document", [SIGNED, [*SIGNED, *ATTACHMENT]], ids=["signed", "with-attachment"])
+def test_signature_contacts_and_attachment_stay_and_a_site_footer_after_them_goes(tmp_path, document, footer):
+    doc = ingest_lines(tmp_path, ["分享到：微信微博 QQ空间", *document, *footer])
+    assert doc.text.endswith("\n".join(normalise_line(line) for line in document[len(REPORT) :]))
+    assert doc.removed_lines == ["分享到：微信微博 QQ空间", *map(normalise_line, footer)]
+
+
+@pytest.mark.parametrize("document", [REPORT, [*SIGNED, *ATTACHMENT]], ids=["report", "with-attachment"])
+def test_wechat_footer_after_the_report_goes_as_one_block(tmp_path, document):
+    footer = ["来源：株洲教育发布", "编辑：木子 | 审核：星河", "往期推荐", "2023年教研室工作要点", "2024年学校安全工作总结",
+              "点个“在看”，你最好看", "阅读原文"]  # fmt: skip
+    doc = ingest_lines(tmp_path, [*document, *footer])
+    assert doc.removed_lines == [normalise_line(line) for line in footer]
+    assert doc.text.endswith(normalise_line(document[-1]))
 
 
 def test_pdf_page_numbers_inside_the_text_are_removed_with_a_warning(tmp_path):

@@ -7,6 +7,15 @@ Two kinds of decision, on lines in their normalised, simplified form:
   vocabulary it shares with the rest of the document — so site lines no pattern lists are found;
 - known patterns, below, remove what is certain whatever the classifier says.
 
+The classifier never removes what a document's own structure shows to be its own: the signature/date
+block (the issuing office's name right before or after a date line such as "2017年10月10日"), and
+between the first sentence of prose and the end of the report — its last sentence, its signature block,
+or, when it has an attachment ("附件", "附件1：…"), the line before the first that is certainly a site's
+— it needs INSIDE_THRESHOLD, so that contact lines, attachment lists and form cells stay. After the
+report's end, a line that repeats a line or a "label：" of the report (a task list's "牵头单位：…") is
+the report's too. A site's header and footer are each one block: above the report's own title, and
+after its end from the first line the classifier removes, EDGE_THRESHOLD is enough.
+
 Every removed line is kept in Document.removed_lines for review.
 
 Known patterns:
@@ -26,6 +35,8 @@ import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
+
+import numpy as np
 
 from .line_features import is_prose, line_features
 from .line_model import BoilerplateLineClassifier, load_packaged
@@ -50,14 +61,25 @@ _ANYWHERE = re.compile(
     re.IGNORECASE,
 )
 _TAIL_MARKER = re.compile(r"相关推荐|猜你喜欢|热门推荐|相关阅读|推荐阅读|相关文章|延伸阅读")
+#: A site's information line: where the article comes from, who wrote it, when, how often it was read.
+_SITE_INFO = r"(?:发布时间|发布日期|更新时间|来源|作者|浏览次数|阅读次数|点击数)\s*[:：].{0,40}"
 _HEADER_ONLY = re.compile(
     r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
     r"|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
-    r"|(?:发布时间|发布日期|更新时间|来源|作者|浏览次数|阅读次数|点击数)\s*[:：].{0,40}"
+    rf"|{_SITE_INFO}"
 )
+_SITE_INFO_LINE = re.compile(_SITE_INFO)
 _SENTENCE_PUNCT = re.compile(r"[。，,；;：:！？]")
 _CLAUSE = re.compile(r"[，,；;、]")
 _ATTACHMENT = re.compile(r"附件\s*\d*\s*[:：]")
+#: The start of an attachment section: "附件", "附件2", "附件：…".
+_ATTACHMENT_START = re.compile(r"附件\s*\d*(?:\s*[:：].*)?")
+_NUMERAL = r"[\d〇○零一二三四五六七八九十]"
+#: A line that is only a date in the style of a document's signature block.
+_DATE_LINE = re.compile(rf"{_NUMERAL}{{4}}\s*年\s*{_NUMERAL}{{1,2}}\s*月\s*{_NUMERAL}{{1,3}}\s*日")
+#: A line that is only the name of an office: ideographs (and brackets) ending in a kind of organisation.
+_OFFICE = re.compile(r"[\u4e00-\u9fff（）()、]{1,40}(?:办公室|办公厅|政府|委员会|委|局|厅|部|院|校|园|中心|处|科|室|会|所|站)")
+_LABEL = re.compile(r"[\u4e00-\u9fff]{2,8}[:：]")
 
 #: How find_boilerplate may clean: classifier and known patterns, known patterns only, or not at all.
 CLEANING_MODES = ("full", "rules", "none")
@@ -69,6 +91,11 @@ INSIDE_THRESHOLD = 0.99
 NUMBERED_HEADING_RANK = 4
 #: A sentence this long with several clauses is always kept (see _plainly_report).
 PROSE_CHARS = 40
+#: Probability enough to remove a line above the report's own title, or in a site footer after a
+#: line the classifier removed (a site's header and footer are each one block).
+EDGE_THRESHOLD = 0.3
+#: Office lines a signature block holds before its date line (one may follow it).
+SIGNATURE_LINES = 2
 
 #: The header ends at the first line with sentence punctuation or a heading, or after this many lines.
 MAX_HEADER_LINES = 10
@@ -104,10 +131,11 @@ def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
     removed = _known_patterns(lines)
     inside: list[int] = []
     if cleaning == "full":
-        judged = _judged(lines, removed)
+        probability = packaged_classifier().predict_proba(line_features(lines))[:, 1]
+        first, last = _report_span(lines, probability)
+        judged = _judged(lines, removed, probability, (first, last))
         if len(removed | judged) < len(lines):  # the classifier alone never empties a document
             removed |= judged
-            first, last = _prose_span(lines)
             inside = sorted(i for i in judged if first < i < last)
     header = _header(lines, removed)
     removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
@@ -141,25 +169,90 @@ def _repeated_titles(lines: list[str], header: list[int]) -> set[int]:
     }
 
 
-def _judged(lines: list[str], known: set[int]) -> set[int]:
-    """Lines the classifier calls boilerplate, except the report's plain lines and its own title;
-    between the first and last sentence of prose a line needs INSIDE_THRESHOLD."""
-    classifier = packaged_classifier()
-    probability = classifier.predict_proba(line_features(lines))[:, 1]
-    first, last = _prose_span(lines)
+def _judged(lines: list[str], known: set[int], probability: np.ndarray, span: tuple[int, int]) -> set[int]:
+    """Lines the classifier calls boilerplate (`probability` of each line, `span` from _report_span),
+    and the site's header and footer blocks, except the report's plain lines, its own title, its
+    signature block and the lines after its end that repeat its own; between the first sentence of
+    prose and the report's end a line needs INSIDE_THRESHOLD."""
+    threshold = packaged_classifier().threshold
+    first, last = span
     judged = {
         i
         for i, p in enumerate(probability)
-        if p >= (INSIDE_THRESHOLD if first < i < last else classifier.threshold) and not _plainly_report(lines[i])
+        if p >= (INSIDE_THRESHOLD if first < i < last else threshold) and not _plainly_report(lines[i])
     }
+    judged |= _site_blocks(lines, probability, span, judged)
     judged -= _repeated_titles(lines, _header(lines, known))  # _title_copies keeps the right copy
+    judged -= _signature_block(lines)
+    judged -= _repeats_report(lines, [i for i in range(first + 1, last) if i not in judged], range(last + 1, len(lines)))
     return judged - _own_title(lines)
+
+
+def _site_blocks(lines: list[str], probability: np.ndarray, span: tuple[int, int], judged: set[int]) -> set[int]:
+    """A site's header and footer, each one block: the lines above the report's own title, and after
+    the report's end those from the first `judged` line on, that reach EDGE_THRESHOLD; and after the
+    end, a site's information lines ("来源：…"). Nothing for a text without prose."""
+    first, last = span
+    if first > last:
+        return set()
+    title = min(_own_title(lines), default=-1)
+    footer = min((i for i in judged if i > last), default=len(lines))
+    blocks = {
+        i
+        for i, p in enumerate(probability)
+        if (i < title or i > footer) and p >= EDGE_THRESHOLD and not _plainly_report(lines[i])
+    }
+    return blocks | {i for i in range(last + 1, len(lines)) if _SITE_INFO_LINE.fullmatch(lines[i])}
 
 
 def _prose_span(lines: list[str]) -> tuple[int, int]:
     """Indices of the first and last line of prose (len(lines) and -1 when there is none)."""
     prose = [i for i, line in enumerate(lines) if is_prose(line)]
     return (prose[0], prose[-1]) if prose else (len(lines), -1)
+
+
+def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
+    """Indices of the report's first sentence of prose and of its end: the last line of its text —
+    the last sentence of prose or of its signature block — or, when it has an attachment, the line
+    before the first that is certainly a site's (a site information line, or INSIDE_THRESHOLD), else
+    len(lines)."""
+    first, last = _prose_span(lines)
+    signature = _signature_block(lines)
+    if signature:
+        last = max(last, max(signature))
+    start = next((i for i in range(first + 1, len(lines)) if _ATTACHMENT_START.fullmatch(lines[i])), None)
+    if start is not None:
+        certain = (
+            i
+            for i in range(start + 1, len(lines))
+            if probability[i] >= INSIDE_THRESHOLD or _SITE_INFO_LINE.fullmatch(lines[i])
+        )
+        last = max(last, next(certain, len(lines) + 1) - 1)
+    return first, last
+
+
+def _signature_block(lines: list[str]) -> set[int]:
+    """The signature blocks after the first sentence of prose: each date line with the office lines
+    right before it (up to SIGNATURE_LINES) or right after it ("信阳市人民政府办公室" / "2017年10月10日")."""
+    block: set[int] = set()
+    for i in range(_prose_span(lines)[0] + 1, len(lines)):
+        if not _DATE_LINE.fullmatch(lines[i]):
+            continue
+        offices: list[int] = []
+        while len(offices) < SIGNATURE_LINES and _OFFICE.fullmatch(lines[i - 1 - len(offices)]):
+            offices.append(i - 1 - len(offices))
+        if i + 1 < len(lines) and _OFFICE.fullmatch(lines[i + 1]):
+            offices.append(i + 1)
+        if offices:
+            block.update([i, *offices])
+    return block
+
+
+def _repeats_report(lines: list[str], report: list[int], candidates: range) -> set[int]:
+    """Lines among `candidates` that repeat a `report` line, or its "label：" (a task list's "牵头单位：…")."""
+    own = {lines[i] for i in report}
+    labels = {m.group() for i in report if (m := _LABEL.match(lines[i]))}
+    return {i for i in candidates if lines[i] in own or ((m := _LABEL.match(lines[i])) and m.group() in labels)}
 
 
 def _own_title(lines: list[str]) -> set[int]:
