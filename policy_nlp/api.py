@@ -501,8 +501,14 @@ class Workspace:
         stored = self.store.theme_scores(_theme_model_id(None))
         para_ids = {(p.doc_id, p.text_hash): p.para_id for p in self.store.iter_paragraphs()}
         real = np.flatnonzero(~labelled.synthetic)
-        rows = [stored[para_ids[(labelled.doc_ids[i], labelled.text_hashes[i])]] for i in real]
-        shipped = np.array([[row.get(t, 0.0) for t in labelled.taxonomy.ids] for row in rows])
+        keys = [(labelled.doc_ids[i], labelled.text_hashes[i]) for i in real]
+        shipped = np.array([[stored[para_ids[k]].get(t, 0.0) for t in labelled.taxonomy.ids] if k in para_ids
+                            else [np.nan] * len(labelled.taxonomy.ids) for k in keys])  # fmt: skip
+        outside = [n for n, k in enumerate(keys) if k not in para_ids]  # texts of other genres: not in the store
+        if outside:
+            proba = model.predict_proba([labelled.texts[real[n]] for n in outside])
+            columns = [list(model.theme_ids_).index(t) if t in model.theme_ids_ else None for t in labelled.taxonomy.ids]
+            shipped[outside] = [[row[c] if c is not None else 0.0 for c in columns] for row in proba]
         thresholds = dict(zip(model.theme_ids_, model.thresholds_))
         texts = [labelled.texts[i] for i in real]
         keyword = KeywordClassifier(labelled.taxonomy).fit(texts).predict_proba(texts)
