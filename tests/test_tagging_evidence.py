@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from policy_nlp.classify import KeywordClassifier, explain_theme, load_taxonomy
 from policy_nlp.tagging import predict
 
@@ -13,8 +15,15 @@ TEXTS = [
 ]
 
 
+class _KeywordTagger(KeywordClassifier):
+    """The keyword rule as a tagging model (`predict` also asks which texts are uncertain: none are)."""
+
+    def uncertain(self, proba: np.ndarray) -> np.ndarray:
+        return np.zeros(len(proba), dtype=bool)
+
+
 def test_batched_evidence_matches_explain_theme_per_text():
-    model = KeywordClassifier(TAXONOMY).fit(TEXTS)
+    model = _KeywordTagger(TAXONOMY).fit(TEXTS)
     predictions = predict(model, TEXTS, explain=True)
     assert sum(len(p.themes) for p in predictions) >= 4
     for text, pred in zip(TEXTS, predictions):
