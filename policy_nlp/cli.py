@@ -224,10 +224,6 @@ def _filters(args: argparse.Namespace) -> Filters:
     )
 
 
-def _hit_json(hit: Hit) -> dict[str, object]:
-    return hit.to_json()
-
-
 def _hits_table(hits: list[Hit], title: str) -> Table:
     table = Table(title=escape(title), show_lines=True)
     for col in ("#", "relevance", "bureau", "level", "year", "section", "snippet"):
@@ -244,7 +240,7 @@ def _hits_table(hits: list[Hit], title: str) -> Table:
             hit.level,
             years,
             escape(hit.section or "(preamble)"),
-            _highlight(hit.snippet, hit.matched_terms) + copies + f"\n[dim]{escape(hit.doc_id)} · ¶{hit.para_id}[/dim]",
+            _highlight(hit.snippet, hit.highlights) + copies + f"\n[dim]{escape(hit.doc_id)} · ¶{hit.para_id}[/dim]",
         )
     return table
 
@@ -261,18 +257,19 @@ def _no_close_match(hits: list[Hit]) -> bool:
     return bool(hits) and all(h.relevance is not None and h.weak for h in hits)
 
 
-def _highlight(text: str, terms: list[str]) -> str:
-    """``text`` as rich markup with the matched terms in bold red."""
-    marked = escape(text)
-    for term in terms:  # longest first, so a shorter term inside a longer one is not marked twice
-        marked = marked.replace(escape(term), f"\0{term}\1")
-    return marked.replace("\0", "[bold red]").replace("\1", "[/bold red]")
+def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` as rich markup with each [start, end) span (the hit's highlights) in bold red."""
+    out, last = [], 0
+    for start, end in spans:
+        out += [escape(text[last:start]), "[bold red]", escape(text[start:end]), "[/bold red]"]
+        last = end
+    return "".join(out + [escape(text[last:])])
 
 
 def cmd_search(ws: Workspace, args: argparse.Namespace) -> int:
     hits = ws.search(args.query, k=args.k, mode=args.mode, filters=_filters(args), group=not args.no_group)
     if args.json:
-        _print_json([_hit_json(h) for h in hits])
+        _print_json([h.to_json() for h in hits])
     elif not hits:
         out.print("no paragraph matches; loosen the filters or rephrase the query")
     else:
@@ -292,7 +289,7 @@ def cmd_similar(ws: Workspace, args: argparse.Namespace) -> int:
     else:
         results = ws.similar(text=source, k=args.k, mode=args.mode, filters=_filters(args))
     if args.json:
-        _print_json([{**asdict(r), "hits": [_hit_json(h) for h in r.hits], "no_close_match": _no_close_match(r.hits)}
+        _print_json([{**asdict(r), "hits": [h.to_json() for h in r.hits], "no_close_match": _no_close_match(r.hits)}
                      for r in results])
         return 0
     for r in results:

@@ -91,3 +91,12 @@ def test_first_and_last_paragraphs_have_one_neighbour(two_bureaus):
     assert found == {ids[0]: (None, ids[1]), ids[-1]: (ids[-2], None)}
     with pytest.raises(ConfigError, match="negative"):
         two_bureaus.search_page("课后服务", offset=-1)
+
+
+def test_the_cli_marks_exactly_the_hit_highlight_spans():
+    from policy_nlp.cli import _highlight
+
+    text = "推进教师[县管校聘]改革,区管校聘同步"
+    spans = highlight_spans(text, ["县管校聘", "校聘"])
+    assert _highlight(text, spans).count("[bold red]") == len(spans) == 2
+    assert "[bold red]县管校聘[/bold red]" in _highlight(text, spans)
