@@ -1,8 +1,8 @@
 """Query-time search over a home: dense, word BM25, character BM25 or hybrid ranking, filters,
 near-duplicate grouping.
 
-Filters become the set of allowed paragraph ids, applied inside FAISS and BM25, so top-k is always
-the top-k of what matches. When the store changed after the last index update, the same mechanism
+Filters become the set of allowed paragraph ids, applied inside FAISS and BM25 (on the Milvus backend,
+an expression Milvus applies), so top-k is always the top-k of what matches. When the store changed after the last index update, the same mechanism
 keeps removed paragraphs out of the results, and a warning says to run `policy-nlp index update`.
 """
 

@@ -138,6 +138,8 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
     """Embed every paragraph and write every index from scratch: locally, or into a Milvus collection at `uri`."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown index backend '{backend}': choose {', '.join(BACKENDS)}")
+    if backend == "milvus" and not uri:
+        raise ConfigError("give the Milvus server's address with --uri, e.g. --uri http://127.0.0.1:19530")
     encoder = load_encoder(model, home=home, show_progress=show_progress)
     ids = store.paragraph_ids()
     if not ids:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 ARTIFACT = "milvus-index"
 DIRNAME = "milvus"
 DEFAULT_COLLECTION = "policy_nlp_paragraphs"
+TOKEN_ENV = "POLICY_NLP_MILVUS_TOKEN"  # never stored in the home
 MODEL_PROPERTY = "policy_nlp.model_id"
 INDEX_TYPES = {"flat": "FLAT", "hnsw": "HNSW"}  # other kinds are taken as Milvus index types (IVF_FLAT, …)
 HNSW_PARAMS = {"M": 32, "efConstruction": 200}
@@ -268,13 +270,14 @@ def differences(store: CorpusStore, indexes: MilvusIndexes) -> tuple[np.ndarray,
 
 
 def connect(uri: str) -> Any:
-    """A client of the Milvus server at `uri`; a one-line error when the extra is missing or the server is down."""
+    """A client of the Milvus server at `uri` (credentials, "user:password" or an API key, from $POLICY_NLP_MILVUS_TOKEN);
+    a one-line error when the extra is missing or the server is down."""
     try:
         from pymilvus import MilvusClient
     except ImportError:
         raise ConfigError("the Milvus backend needs the milvus extra: pip install 'policy_nlp[milvus]'") from None
     with answering(uri):
-        return MilvusClient(uri=uri, timeout=TIMEOUT_S)
+        return MilvusClient(uri=uri, token=os.environ.get(TOKEN_ENV, ""), timeout=TIMEOUT_S)
 
 
 @contextmanager

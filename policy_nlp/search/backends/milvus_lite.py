@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -30,10 +31,16 @@ def free_port(host: str = HOST) -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class LiteServer:
+    uri: str
+    pid: int
+
+
 @contextmanager
 def lite_server(data_dir: str | Path, *, port: int | None = None,
-                timeout: float = START_TIMEOUT_S) -> Iterator[str]:  # fmt: skip
-    """Run a milvus-lite server keeping its data in `data_dir`; yield its URI; stop it on exit."""
+                timeout: float = START_TIMEOUT_S) -> Iterator[LiteServer]:  # fmt: skip
+    """Run a milvus-lite server keeping its data in `data_dir`; yield its URI and process id; stop it on exit."""
     port = port or free_port()
     command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir), "--host", HOST,
                "--port", str(port)]  # fmt: skip
@@ -41,7 +48,7 @@ def lite_server(data_dir: str | Path, *, port: int | None = None,
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
         try:
             _wait_until_listening(process, port, timeout, log)
-            yield f"http://{HOST}:{port}"
+            yield LiteServer(f"http://{HOST}:{port}", process.pid)
         finally:
             _stop(process)
 

@@ -8,17 +8,14 @@ import numpy as np
 
 from ...artifacts import locked
 from ...corpus import CorpusStore
-from ...errors import ConfigError
 from ..indexes import IndexReport, _embed, encoder_for, index_dir
 from . import milvus
 from .milvus import DEFAULT_COLLECTION, MilvusIndexes
 
 
-def build(store: CorpusStore, home: Path, ids: list[int], vectors: np.ndarray, *, model_id: str, uri: str | None,
+def build(store: CorpusStore, home: Path, ids: list[int], vectors: np.ndarray, *, model_id: str, uri: str,
           collection: str | None, kind: str) -> IndexReport:  # fmt: skip
     """Write every stored paragraph into a new collection and record it in the home (caller holds the index lock)."""
-    if not uri:
-        raise ConfigError("give the Milvus server's address with --uri, e.g. --uri http://127.0.0.1:19530")
     fingerprint = store.fingerprint()
     indexes = milvus.create(uri, collection or DEFAULT_COLLECTION, model_id=model_id, dim=vectors.shape[1], kind=kind)
     paragraphs = list(store.iter_paragraphs(para_ids=ids))  # in document order, not the order of `ids`
