@@ -3,13 +3,13 @@
 Vectors are synthetic but shaped like real ones: `realistic_vectors` expands the real e5 embeddings of the
 paragraphs of a home (seeds + meiyu indexed, e.g. the research sample), and `realistic_queries` the embeddings of
 the judged queries (benchmarks/realistic_vectors.py). Rows carry the filter fields the product writes (level, first
-and last year). The collection grows in stages (default 10k, 100k, 300k, 1M rows); at each stage the script
+and last year). The collection grows in stages (default 10k, 30k, 100k, 300k, 1M rows); at each stage the script
 reports the insert rate of that stage, the time until the first query answers (milvus-lite indexes then), the
 latency of single top-10 queries without and with a filter (level == county, about a third of the rows), recall@10
 against exact search over the same vectors, and the server's resident memory. A stage that would pass
 `--budget-s` is not started: the output says which sizes ran.
 
-    python benchmarks/bench_milvus.py --home /tmp/eval_home [--sizes 10000,100000,300000,1000000] [--kind flat]
+    python benchmarks/bench_milvus.py --home /tmp/eval_home [--sizes 10000,30000,100000,300000,1000000] [--kind flat]
 
 milvus-lite is Milvus's pure-Python development server, not the engine of a Milvus cluster: these figures bound
 what the tests and a single-machine trial see, not a cluster's throughput (docs/scale-out.md does that arithmetic).
@@ -103,36 +103,37 @@ def recall(found: list[list[int]], vectors: np.ndarray, queries: np.ndarray, all
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, required=True, help="a home with seeds + meiyu indexed")
-    parser.add_argument("--sizes", default="10000,100000,300000,1000000")
+    parser.add_argument("--sizes", default="10000,30000,100000,300000,1000000")
     parser.add_argument("--kind", default="flat", help="flat, hnsw or a Milvus index type")
     parser.add_argument("--budget-s", type=float, default=1800, help="do not start a stage expected to end later")
+    parser.add_argument("--queries", type=int, default=QUERIES, help=f"timed queries per stage (default {QUERIES})")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
     real, real_queries = real_vectors(args.home)
-    vectors = realistic_vectors(real, sizes[-1], seed=0)
-    queries = realistic_queries(real_queries, QUERIES, seed=0)
+    queries = realistic_queries(real_queries, args.queries, seed=0)
+    vectors = np.empty((0, real.shape[1]), np.float32)  # grown stage by stage, so a stage not run costs nothing
     rng = np.random.default_rng(0)
-    levels = rng.choice(np.array(LEVELS), size=len(vectors), p=[0.02, 0.08, 0.2, 0.3, 0.3, 0.1])
-    first = rng.integers(2018, 2026, size=len(vectors))
+    levels = rng.choice(np.array(LEVELS), size=sizes[-1], p=[0.02, 0.08, 0.2, 0.3, 0.3, 0.1])
+    first = rng.integers(2018, 2026, size=sizes[-1])
     start_all, rows = time.perf_counter(), []
     with tempfile.TemporaryDirectory() as data, lite_server(data) as server:
         client = milvus.connect(server.uri)
         create(client, vectors.shape[1], args.kind)
         held, seconds_per_row = 0, 0.0
-        for size in sizes:
-            expected = (size - held) * seconds_per_row * 1.5
+        for stage, size in enumerate(sizes):
+            expected = size * seconds_per_row  # inserts and flat searches both grow with the rows
             if seconds_per_row and time.perf_counter() - start_all + expected > args.budget_s:
                 print(f"stopping before {size:,} rows: about {expected:.0f} s more would pass --budget-s")
                 break
-            start = time.perf_counter()
+            vectors = np.concatenate([vectors, realistic_vectors(real, size - held, seed=stage)])
+            start = stage_start = time.perf_counter()
             for lo in range(held, size, BATCH):
                 hi = min(size, lo + BATCH)
                 client.insert(COLLECTION, [{"id": i, "vector": vectors[i].tolist(), "level": str(levels[i]),
                                             "year_min": int(first[i]), "year_max": int(first[i]) + 1}
                                            for i in range(lo, hi)])  # fmt: skip
             inserted = time.perf_counter() - start
-            seconds_per_row = inserted / (size - held)
             start = time.perf_counter()
             timed_queries(client, queries[:1], args.kind, "")
             first_query = time.perf_counter() - start
@@ -149,8 +150,9 @@ def main() -> None:
                    "server_rss_mb": round(rss_mb(server.pid))}  # fmt: skip
             rows.append(row)
             print(json.dumps(row), flush=True)
+            seconds_per_row = (time.perf_counter() - stage_start) / size
             held = size
-    print(json.dumps({"kind": args.kind, "queries": QUERIES, "k": K, "stages": rows}, indent=1))
+    print(json.dumps({"kind": args.kind, "queries": args.queries, "k": K, "stages": rows}, indent=1))
 
 
 if __name__ == "__main__":
