@@ -162,9 +162,9 @@ class Workspace:
         return {
             "documents": documents,
             "paragraphs": paragraphs,
-            "indexed": len(self.engine.dense),
+            "indexed": len(self.engine.indexes),
             "tagged": paragraphs - len(self.store.untagged_paragraph_ids(theme_model_id)),
-            "embedding_model": self.engine.dense.model_id,
+            "embedding_model": self.engine.indexes.model_id,
             "theme_model": theme_model_id,
         }
 
@@ -191,14 +191,19 @@ class Workspace:
 
     # -- search ------------------------------------------------------------------------------
 
-    def build_index(self, *, model: str | None = None, kind: str = "flat", progress: bool = True) -> indexes.IndexReport:
+    def build_index(self, *, model: str | None = None, kind: str = "flat", progress: bool = True,
+                    backend: str = "local", uri: str | None = None, collection: str | None = None) -> indexes.IndexReport:
         """Embed every stored paragraph and (re)build the dense and BM25 indexes.
 
         ``model``: None for the embedded multilingual-e5-small, or a sentence-transformers name or folder.
-        ``kind``: "flat" (exact, default), "hnsw", "ivfpq", or a FAISS factory string.
+        ``kind``: "flat" (exact, default), "hnsw", "ivfpq", or a FAISS factory string (Milvus: flat, hnsw or a
+        Milvus index type such as IVF_FLAT).
+        ``backend``: "local" (FAISS + BM25 files in the home) or "milvus": a collection (``collection``, default
+        policy_nlp_paragraphs) on the Milvus server at ``uri``, which every later search and update uses.
         """
         self._engine = None
-        return indexes.build(self.store, self.home, model=model, kind=kind, show_progress=progress)
+        return indexes.build(self.store, self.home, model=model, kind=kind, show_progress=progress, backend=backend,
+                             uri=uri, collection=collection)
 
     def update_index(self, *, progress: bool = True) -> indexes.IndexReport:
         """Add new paragraphs to the indexes and drop removed ones (also repairs a disagreement).

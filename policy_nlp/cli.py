@@ -189,7 +189,8 @@ def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
 
 def cmd_index(ws: Workspace, args: argparse.Namespace) -> int:
     if args.action == "build":
-        report = ws.build_index(model=args.model, kind=args.kind)
+        report = ws.build_index(model=args.model, kind=args.kind, backend=args.backend, uri=args.uri,
+                                collection=args.collection)
     elif args.action == "update":
         report = ws.update_index()
     else:
@@ -202,11 +203,13 @@ def cmd_index(ws: Workspace, args: argparse.Namespace) -> int:
                 f"{args.action}: {report.indexed} of {report.paragraphs} paragraphs indexed "
                 f"({report.kind}, {report.model_id}); added {report.added}, removed {report.removed}"
                 + (f", repaired {report.repaired} damaged vectors" if report.repaired else "")
+                + (f", copied the changed themes of {report.retagged}" if report.retagged else "")
             )
         )
         if args.action == "check":
             state = "consistent" if report.consistent else "NOT consistent: run `policy-nlp index update` to repair"
-            out.print(escape(f"{report.missing} missing, {report.stale} stale, {report.damaged} damaged: {state}"))
+            behind = f", {report.themes_behind} with changed themes" if report.themes_behind else ""
+            out.print(escape(f"{report.missing} missing, {report.stale} stale, {report.damaged} damaged{behind}: {state}"))
     return 0 if report.consistent else 1
 
 
@@ -529,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("build", "update", "check"))
     p.add_argument("--model", help="build only: sentence-transformers name or folder (default: embedded e5-small)")
     p.add_argument("--kind", default="flat", help="build only: flat (exact), hnsw, ivfpq or a FAISS factory string")
+    p.add_argument("--backend", choices=("local", "milvus"), default="local",
+                   help="build only: local files (default) or a Milvus server, used by every later command")
+    p.add_argument("--uri", help="build only, milvus: the server, e.g. http://127.0.0.1:19530")
+    p.add_argument("--collection", help="build only, milvus: collection name (default policy_nlp_paragraphs)")
 
     filters = argparse.ArgumentParser(add_help=False)
     g = filters.add_argument_group("filters")

@@ -1,8 +1,8 @@
 """Query-time search over a home: dense, word BM25, character BM25 or hybrid ranking, filters,
 near-duplicate grouping.
 
-Filters become the set of allowed paragraph ids, applied inside FAISS and BM25, so top-k is always
-the top-k of what matches. When the store changed after the last index update, the same mechanism
+Filters become the set of allowed paragraph ids, applied inside FAISS and BM25 (on the Milvus backend,
+an expression Milvus applies), so top-k is always the top-k of what matches. When the store changed after the last index update, the same mechanism
 keeps removed paragraphs out of the results, and a warning says to run `policy-nlp index update`.
 """
 
@@ -23,7 +23,8 @@ from .dedup import group_duplicates
 from .facets import Facets, count_facets
 from .filters import Filters
 from .fusion import FUSION, Fusion
-from .indexes import Indexes, encoder_for, load
+from .backends import SearchBackend
+from .indexes import encoder_for, load
 from .relevance import RELEVANCE, RelevanceModel, features
 from .tokenize import tokenize
 
@@ -93,7 +94,7 @@ class Hit:
 class SearchEngine:
     """Searches the paragraphs of one store with its indexes; encoder loaded on the first dense query."""
 
-    def __init__(self, store: CorpusStore, indexes: Indexes, encoder: Encoder | None = None, *,
+    def __init__(self, store: CorpusStore, indexes: SearchBackend, encoder: Encoder | None = None, *,
                  home: Path | None = None, fusion: Fusion = FUSION,
                  relevance: RelevanceModel | None = RELEVANCE) -> None:  # fmt: skip
         self.store, self.indexes, self.fusion, self.relevance = store, indexes, fusion, relevance
@@ -106,12 +107,13 @@ class SearchEngine:
 
     @property
     def dense(self) -> VectorIndex:
+        """The local FAISS index (the local backend only)."""
         return self.indexes.dense
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = encoder_for(self.dense.model_id, self._home, show_progress=False)
+            self._encoder = encoder_for(self.indexes.model_id, self._home, show_progress=False)
         return self._encoder
 
     def search(self, query: str, *, k: int = 10, mode: str = DEFAULT_MODE, filters: Filters | None = None,
@@ -148,26 +150,28 @@ class SearchEngine:
         allowed = self._allowed(filters)
         if allowed is not None and not len(allowed):
             return [], {}
+        native = filters if self.indexes.native_filters else None  # else they are in `allowed`
         if mode != "hybrid":
-            return self.signal(query, mode, depth=depth, allowed=allowed), {}
-        runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed)
+            return self.signal(query, mode, depth=depth, allowed=allowed, filters=native), {}
+        runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed, filters=native)
                 for name in self.fusion.signals}
         return self.fusion.fuse(query, runs)[:depth], runs
 
-    def signal(self, query: str, name: str, *, depth: int = CANDIDATES,
-               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
-        """One signal's ranking, (paragraph id, score) best first: `dense`, `bm25` (words) or `chars`."""
-        if name == "dense":
-            scores, ids = self.dense.search(self.encoder.encode_queries([query]), depth, allowed_ids=allowed)
-            keep = ids[0] >= 0
-            return list(zip(ids[0][keep].tolist(), scores[0][keep].tolist()))
-        index = self.indexes.words if name == "bm25" else self.indexes.chars
-        scores, ids = index.search(query, depth, allowed_ids=allowed)
-        return list(zip(ids.tolist(), scores.tolist()))
+    def signal(self, query: str, name: str, *, depth: int = CANDIDATES, allowed: np.ndarray | None = None,
+               filters: Filters | None = None) -> list[tuple[int, float]]:  # fmt: skip
+        """One signal's ranking, (paragraph id, score) best first: `dense`, `bm25` (words) or `chars`.
+
+        ``filters`` go to a backend that applies them itself (Milvus); ``allowed`` limits every backend.
+        """
+        vector = self.encoder.encode_queries([query]) if name == "dense" else None
+        return self.indexes.search(name, query, vector, depth, filters=filters, allowed=allowed)
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
-        """The paragraph ids a ranking may return; None for all the index holds (when it is in step with the store)."""
-        if filters is not None and filters.active:
+        """The paragraph ids a ranking may return; None for all the index holds (when it is in step with the store).
+
+        A backend that filters natively gets the filters themselves, and ids only to leave out removed paragraphs.
+        """
+        if filters is not None and filters.active and not self.indexes.native_filters:
             where, params = filters.to_sql()
             allowed = np.asarray(self.store.paragraph_ids(where, params), dtype=np.int64)  # stored ids only
             self._behind()
@@ -183,9 +187,9 @@ class SearchEngine:
         if self._checked is not None and self._checked[0] == version:
             return self._checked[1]
         removed = False
-        if self.store.fingerprint() != self.dense.corpus_fingerprint:
+        if self.store.fingerprint() != self.indexes.corpus_fingerprint:
             stored = np.asarray(self.store.paragraph_ids(), dtype=np.int64)
-            indexed = np.union1d(self.dense.ids, np.union1d(self.indexes.words.ids, self.indexes.chars.ids))
+            indexed = self.indexes.ids()
             n_removed, n_new = (~np.isin(indexed, stored)).sum(), (~np.isin(stored, indexed)).sum()
             if n_removed or n_new:
                 log.warning("the search index is behind the store (%d removed or changed paragraphs left out, %d "

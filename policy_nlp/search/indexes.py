@@ -19,14 +19,17 @@ from ..artifacts import locked
 from ..corpus import CorpusStore
 from ..embed import EmbeddingCache, Encoder, embed_passages_cached, load_encoder
 from ..embed.encoder import DEFAULT_MODEL_ID, INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX
-from ..errors import SearchIndexError
+from ..errors import ConfigError, SearchIndexError
 from ..index import VectorIndex
+from .backends import SearchBackend, milvus
 from .bm25 import BM25Index
+from .filters import Filters
 
 INDEX_DIRNAME = "index"
 DENSE_DIRNAME = "dense"
 BM25_DIRNAME = "bm25"
 CHARS_DIRNAME = "bm25_chars"
+BACKENDS = ("local", "milvus")
 
 
 @dataclass
@@ -37,9 +40,37 @@ class Indexes:
     words: BM25Index
     chars: BM25Index
 
+    native_filters = False  # filters reach these indexes as the allowed ids the store gives (see engine)
+
     @property
     def keyword(self) -> tuple[BM25Index, BM25Index]:
         return self.words, self.chars
+
+    @property
+    def model_id(self) -> str:
+        return self.dense.model_id
+
+    @property
+    def corpus_fingerprint(self) -> str:
+        return self.dense.corpus_fingerprint
+
+    def __len__(self) -> int:
+        return len(self.dense)
+
+    def ids(self) -> np.ndarray:
+        """Every paragraph id some index holds, sorted."""
+        return np.union1d(self.dense.ids, np.union1d(self.words.ids, self.chars.ids))
+
+    def search(self, name: str, query: str, vector: np.ndarray | None, depth: int, *, filters: Filters | None = None,
+               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
+        """One signal's ranking, (paragraph id, score) best first; ``filters`` are already in ``allowed``."""
+        if name == "dense":
+            scores, ids = self.dense.search(vector, depth, allowed_ids=allowed)
+            keep = ids[0] >= 0
+            return list(zip(ids[0][keep].tolist(), scores[0][keep].tolist()))
+        index = self.words if name == "bm25" else self.chars
+        scores, ids = index.search(query, depth, allowed_ids=allowed)
+        return list(zip(ids.tolist(), scores.tolist()))
 
     def save(self, home: Path) -> None:
         folder = index_dir(home)
@@ -62,10 +93,12 @@ class IndexReport:
     stale: int = 0  # in an index, no longer in the store
     damaged: int = 0  # stored vectors that are not finite or not of unit length
     repaired: int = 0  # damaged vectors embedded again
+    themes_behind: int = 0  # Milvus: paragraphs whose stored themes the collection does not hold yet
+    retagged: int = 0  # Milvus: paragraphs whose themes were copied from the store
 
     @property
     def consistent(self) -> bool:
-        return self.missing == 0 and self.stale == 0 and self.damaged == 0
+        return self.missing == 0 and self.stale == 0 and self.damaged == 0 and self.themes_behind == 0
 
 
 def index_dir(home: Path) -> Path:
@@ -100,8 +133,13 @@ def _embed(encoder: Encoder, home: Path, texts: list[str]) -> np.ndarray:
 
 
 def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str = "flat",
-          show_progress: bool = True) -> IndexReport:  # fmt: skip
-    """Embed every paragraph and write both indexes from scratch."""
+          show_progress: bool = True, backend: str = "local", uri: str | None = None,
+          collection: str | None = None) -> IndexReport:  # fmt: skip
+    """Embed every paragraph and write every index from scratch: locally, or into a Milvus collection at `uri`."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown index backend '{backend}': choose {', '.join(BACKENDS)}")
+    if backend == "milvus" and not uri:
+        raise ConfigError("give the Milvus server's address with --uri, e.g. --uri http://127.0.0.1:19530")
     encoder = load_encoder(model, home=home, show_progress=show_progress)
     ids = store.paragraph_ids()
     if not ids:
@@ -109,22 +147,28 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
     with locked(index_dir(home)):
         texts = _texts(store, ids)
         vectors = _embed(encoder, home, texts)
+        if backend == "milvus":
+            from .backends import milvus_sync
+
+            return milvus_sync.build(store, home, ids, vectors, model_id=encoder.model_id, uri=uri,
+                                     collection=collection, kind=kind)  # fmt: skip
         fingerprint = store.fingerprint()
         dense = VectorIndex.build(np.asarray(ids, np.int64), vectors, model_id=encoder.model_id, kind=kind,
                                   corpus_fingerprint=fingerprint)  # fmt: skip
         words = BM25Index.build(np.asarray(ids, np.int64), texts)
         chars = BM25Index.build(np.asarray(ids, np.int64), texts, analyzer="chars")
         Indexes(dense, words, chars).save(home)
+        milvus.forget(home)  # searches use the local indexes again
     return IndexReport(encoder.model_id, kind, len(ids), len(dense), added=len(ids))
 
 
 def exists(home: Path) -> bool:
     """Whether the indexes of a home were built."""
-    return (index_dir(home) / DENSE_DIRNAME).is_dir()
+    return (index_dir(home) / DENSE_DIRNAME).is_dir() or milvus.configured(home)
 
 
-def load(home: Path, *, create_missing_chars: bool = False) -> Indexes:
-    """The indexes of a home; a clear error when they were never built.
+def load(home: Path, *, create_missing_chars: bool = False) -> SearchBackend:
+    """The indexes of a home (its Milvus collection where it records one); a clear error when they were never built.
 
     A home built before the character index existed gets an empty one with `create_missing_chars`
     (then `update` fills it), else an error that says to run `policy-nlp index update`.
@@ -132,6 +176,8 @@ def load(home: Path, *, create_missing_chars: bool = False) -> Indexes:
     folder = index_dir(home)
     if not exists(home):
         raise SearchIndexError(f"no search index in {home}: run `policy-nlp index build` first")
+    if milvus.configured(home):
+        return milvus.MilvusIndexes.open(home)
     if (folder / CHARS_DIRNAME).is_dir():
         chars = BM25Index.load(folder / CHARS_DIRNAME, analyzer="chars")
     elif create_missing_chars:
@@ -152,6 +198,10 @@ def _differences(store: CorpusStore, found: Indexes) -> tuple[np.ndarray, np.nda
 
 def check(store: CorpusStore, home: Path) -> IndexReport:
     """Compare indexes and store, and look for damaged vectors; changes nothing."""
+    if milvus.configured(home):
+        from .backends import milvus_sync
+
+        return milvus_sync.check(store, home)
     found = load(home)
     dense = found.dense
     missing, stale = _differences(store, found)
@@ -161,6 +211,10 @@ def check(store: CorpusStore, home: Path) -> IndexReport:
 
 def update(store: CorpusStore, home: Path, *, show_progress: bool = True) -> IndexReport:
     """Bring every index in step with the store: embed and add new paragraphs, drop removed ones, re-embed damaged ones."""
+    if milvus.configured(home):
+        from .backends import milvus_sync
+
+        return milvus_sync.update(store, home, show_progress=show_progress)
     with locked(index_dir(home)):
         found = load(home, create_missing_chars=True)
         dense = found.dense
