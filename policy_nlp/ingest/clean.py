@@ -38,7 +38,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .line_features import is_prose, line_features
+from .line_features import bigrams, is_prose, line_features
 from .line_model import BoilerplateLineClassifier, load_packaged
 from .structure import heading, looks_like_title, names_document_kind
 
@@ -80,6 +80,10 @@ _DATE_LINE = re.compile(rf"{_NUMERAL}{{4}}\s*年\s*{_NUMERAL}{{1,2}}\s*月\s*{_N
 #: A line that is only the name of an office: ideographs (and brackets) ending in a kind of organisation.
 _OFFICE = re.compile(r"[\u4e00-\u9fff（）()、]{1,40}(?:办公室|办公厅|政府|委员会|委|局|厅|部|院|校|园|中心|处|科|室|会|所|站)")
 _LABEL = re.compile(r"[\u4e00-\u9fff]{2,8}[:：]")
+#: A document number such as "教体艺〔2019〕2号" or "保政办发[2017]46号".
+_DOC_NUMBER = re.compile(r"[〔\[(（]\s*(?:19|20)\d{2}\s*[〕\])）]\s*\d+\s*号")
+#: A line holding only a document number, perhaps in brackets and with its date.
+_DOC_NUMBER_LINE = re.compile(rf"[（(]?[\u4e00-\u9fff]{{1,12}}{_DOC_NUMBER.pattern}(?:\s*{_DATE_LINE.pattern})?[）)]?")
 
 #: How find_boilerplate may clean: classifier and known patterns, known patterns only, or not at all.
 CLEANING_MODES = ("full", "rules", "none")
@@ -94,6 +98,8 @@ PROSE_CHARS = 40
 #: Probability enough to remove a line above the report's own title, or in a site footer after a
 #: line the classifier removed (a site's header and footer are each one block).
 EDGE_THRESHOLD = 0.3
+#: Fewest character bigrams a line below the title needs to be judged by the vocabulary it shares.
+MIN_HEADER_BIGRAMS = 3
 #: Office lines a signature block holds before its date line (one may follow it).
 SIGNATURE_LINES = 2
 
@@ -137,6 +143,7 @@ def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
         if len(removed | judged) < len(lines):  # the classifier alone never empties a document
             removed |= judged
             inside = sorted(i for i in judged if first < i < last)
+        removed |= _unshared_below_title(lines, removed)
     header = _header(lines, removed)
     removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
     title_copies = _title_copies(lines, [i for i in header if i not in removed])
@@ -189,20 +196,40 @@ def _judged(lines: list[str], known: set[int], probability: np.ndarray, span: tu
 
 
 def _site_blocks(lines: list[str], probability: np.ndarray, span: tuple[int, int], judged: set[int]) -> set[int]:
-    """A site's header and footer, each one block: the lines above the report's own title, and after
-    the report's end those from the first `judged` line on, that reach EDGE_THRESHOLD; and after the
-    end, a site's information lines ("来源：…"). Nothing for a text without prose."""
+    """A site's header and footer, each one block: the lines above the report's own title that reach
+    EDGE_THRESHOLD, and after the report's end every line from the first `judged` line or site
+    information line ("来源：…") on — a page ends in its footer. Nothing for a text without a report."""
     first, last = span
     if first > last:
         return set()
     title = min(_own_title(lines), default=-1)
-    footer = min((i for i in judged if i > last), default=len(lines))
-    blocks = {
-        i
-        for i, p in enumerate(probability)
-        if (i < title or i > footer) and p >= EDGE_THRESHOLD and not _plainly_report(lines[i])
-    }
-    return blocks | {i for i in range(last + 1, len(lines)) if _SITE_INFO_LINE.fullmatch(lines[i])}
+    header = {i for i in range(title) if probability[i] >= EDGE_THRESHOLD and not _plainly_report(lines[i])}
+    site = (i for i in range(last + 1, len(lines)) if i in judged or _SITE_INFO_LINE.fullmatch(lines[i]))
+    footer = {i for i in range(next(site, len(lines)), len(lines)) if not _plainly_report(lines[i])}
+    return header | footer
+
+
+def _unshared_below_title(lines: list[str], removed: set[int]) -> set[int]:
+    """Lines between the report's own title and its first sentence of prose or heading (of the lines
+    not `removed`) that share no word — no character bigram, of at least MIN_HEADER_BIGRAMS — with the
+    rest of the report and are no document number: a site's field ("云海 分享 时间:"). A report's
+    header lines there (document number, addressees, subtitle) share its words."""
+    kept = [i for i in range(len(lines)) if i not in removed]
+    report = [lines[i] for i in kept]
+    title, first = min(_own_title(report), default=None), _prose_span(report)[0]
+    if title is None or first >= len(report):
+        return set()
+    own = [bigrams(line) for line in report]
+    found = set()
+    for k in range(title + 1, first):
+        if heading(report[k]):
+            break
+        if len(own[k]) < MIN_HEADER_BIGRAMS or _DOC_NUMBER.search(report[k]):
+            continue
+        rest = set().union(*(grams for j, grams in enumerate(own) if j != k))
+        if not rest & own[k].keys():
+            found.add(kept[k])
+    return found
 
 
 def _prose_span(lines: list[str]) -> tuple[int, int]:
@@ -215,8 +242,10 @@ def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
     """Indices of the report's first sentence of prose and of its end: the last line of its text —
     the last sentence of prose or of its signature block — or, when it has an attachment, the line
     before the first that is certainly a site's (a site information line, or INSIDE_THRESHOLD), else
-    len(lines)."""
+    len(lines). A text without prose but with a title block (title, document number) ends there."""
     first, last = _prose_span(lines)
+    if first == len(lines) and (title_block := _own_title(lines)):  # no prose: the title block is the report
+        first = last = max(title_block)
     signature = _signature_block(lines)
     if signature:
         last = max(last, max(signature))
@@ -257,9 +286,20 @@ def _repeats_report(lines: list[str], report: list[int], candidates: range) -> s
 
 def _own_title(lines: list[str]) -> set[int]:
     """The last line before the first sentence of prose that looks like a title naming a kind of
-    document: the report's own title, which the classifier may not remove."""
-    titles = [i for i in range(_prose_span(lines)[0]) if looks_like_title(lines[i]) and names_document_kind(lines[i])]
-    return set(titles[-1:])
+    document — the first such line of a text without prose, whose later ones are a site's links —
+    and the document-number line right below it: the report's own title block, which the
+    classifier may not remove."""
+    first = _prose_span(lines)[0]
+    titles = [i for i in range(first) if looks_like_title(lines[i]) and names_document_kind(lines[i])]
+    if not titles:
+        return set()
+    title = titles[-1]
+    if first == len(lines):  # the first title, or the last of its near copies right below it ("…_文库吧" / "…")
+        title = titles[0]
+        while title + 1 in titles and SequenceMatcher(None, lines[title], lines[title + 1]).ratio() >= TITLE_SIMILARITY:
+            title += 1
+    number = [title + 1] if title + 1 < len(lines) and _DOC_NUMBER_LINE.fullmatch(lines[title + 1]) else []
+    return {title, *number}
 
 
 def _plainly_report(line: str) -> bool:
