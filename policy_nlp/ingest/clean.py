@@ -80,6 +80,8 @@ _DATE_LINE = re.compile(rf"{_NUMERAL}{{4}}\s*年\s*{_NUMERAL}{{1,2}}\s*月\s*{_N
 #: A line that is only the name of an office: ideographs (and brackets) ending in a kind of organisation.
 _OFFICE = re.compile(r"[\u4e00-\u9fff（）()、]{1,40}(?:办公室|办公厅|政府|委员会|委|局|厅|部|院|校|园|中心|处|科|室|会|所|站)")
 _LABEL = re.compile(r"[\u4e00-\u9fff]{2,8}[:：]")
+#: A table row's sequence number, then its other cells: "3 青山区 青山区育才小学".
+_ROW_NUMBER = re.compile(r"(\d{1,3})\s+\S")
 #: A document number such as "教体艺〔2019〕2号" or "保政办发[2017]46号".
 _DOC_NUMBER = re.compile(r"[〔\[(（]\s*(?:19|20)\d{2}\s*[〕\])）]\s*\d+\s*号")
 #: A line holding only a document number, perhaps in brackets and with its date.
@@ -100,6 +102,8 @@ PROSE_CHARS = 40
 EDGE_THRESHOLD = 0.3
 #: Fewest character bigrams a line below the title needs to be judged by the vocabulary it shares.
 MIN_HEADER_BIGRAMS = 3
+#: Fewest lines numbered one after the other that are a table's rows (see _numbered_rows).
+MIN_ROWS = 3
 #: Office lines a signature block holds before its date line (one may follow it).
 SIGNATURE_LINES = 2
 
@@ -190,7 +194,7 @@ def _judged(lines: list[str], known: set[int], probability: np.ndarray, span: tu
     }
     judged |= _site_blocks(lines, probability, span, judged)
     judged -= _repeated_titles(lines, _header(lines, known))  # _title_copies keeps the right copy
-    judged -= _signature_block(lines)
+    judged -= _signature_block(lines) | _numbered_rows(lines, span)
     judged -= _repeats_report(lines, [i for i in range(first + 1, last) if i not in judged], range(last + 1, len(lines)))
     return judged - _own_title(lines)
 
@@ -242,7 +246,8 @@ def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
     """Indices of the report's first sentence of prose and of its end: the last line of its text —
     the last sentence of prose or of its signature block — or, when it has an attachment, the line
     before the first that is certainly a site's (a site information line, or INSIDE_THRESHOLD), else
-    len(lines). A text without prose but with a title block (title, document number) ends there."""
+    len(lines); and not before the numbered rows of a table that begins in it. A text without prose
+    but with a title block (title, document number) ends there."""
     first, last = _prose_span(lines)
     if first == len(lines) and (title_block := _own_title(lines)):  # no prose: the title block is the report
         first = last = max(title_block)
@@ -257,7 +262,24 @@ def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
             if probability[i] >= INSIDE_THRESHOLD or _SITE_INFO_LINE.fullmatch(lines[i])
         )
         last = max(last, next(certain, len(lines) + 1) - 1)
-    return first, last
+    return first, max([last, *_numbered_rows(lines, (first, last))])
+
+
+def _numbered_rows(lines: list[str], span: tuple[int, int]) -> set[int]:
+    """Runs of at least MIN_ROWS lines numbered one after the other ("1 东湖区 东湖区实验小学",
+    "2 …": a table's rows) that begin after the report's first sentence and by its end."""
+    numbers = [int(m.group(1)) if (m := _ROW_NUMBER.match(line)) else None for line in lines]
+    first, last = span
+    rows: set[int] = set()
+    for start in range(first + 1, min(last, len(lines) - 1) + 1):
+        if numbers[start] is None or (start > 0 and numbers[start - 1] == numbers[start] - 1):
+            continue
+        end = start
+        while end + 1 < len(lines) and numbers[end + 1] == numbers[end] + 1:
+            end += 1
+        if end - start + 1 >= MIN_ROWS:
+            rows.update(range(start, end + 1))
+    return rows
 
 
 def _signature_block(lines: list[str]) -> set[int]:

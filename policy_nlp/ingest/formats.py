@@ -5,9 +5,7 @@ Error messages do not repeat the file's path (the caller reports it), except "fi
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import html
 import re
 import zipfile
 from collections import Counter
@@ -17,8 +15,6 @@ from io import BytesIO
 from pathlib import Path
 
 import docx
-import lxml.etree
-import lxml.html
 import pypdf
 from docx.table import Table
 
@@ -26,7 +22,7 @@ from policy_nlp.errors import InputError, UnsupportedFormatError
 
 from .encoding import Decoded, decode_bytes, sniff_binary
 from .errors import EmptyDocumentError, FileTooLargeError
-from .line_features import is_prose
+from .webpage import read_html
 
 #: Extension → format name.
 FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".docx": "docx", ".pdf": "pdf"}
@@ -35,43 +31,6 @@ SUPPORTED_EXTENSIONS = tuple(FORMATS)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _SAVE_AS_HINTS = {".doc": ".docx", ".wps": ".docx", ".rtf": ".docx", ".odt": ".docx"}
 
-_BLOCK_TAGS = (
-    "p",
-    "div",
-    "section",
-    "article",
-    "main",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "tr",
-    "blockquote",
-    "pre",
-    "table",
-    "ul",
-    "ol",
-    "dd",
-    "dt",
-)
-_JUNK_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "iframe", "template")
-#: Tags whose content stays but which are no container of their own: many site systems wrap the
-#: whole article in a <form>, which the main-content extractor drops with its text.
-_WRAPPER_TAGS = ("form",)
-#: Elements that make a table cell a layout cell when it holds several of them (an XPath test).
-_LAYOUT_TEST = " or ".join(f"self::{tag}" for tag in ("p", "div", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"))
-#: The parts of a table, renamed to <div> when the table lays out a page rather than holding data.
-_TABLE_PARTS = "self::table|./*[self::thead or self::tbody or self::tfoot or self::tr or self::caption]|./tr|./*/tr|./tr/*|./*/tr/*"
-#: A table more of whose text than this is link text is a list of links (a site's menu), not data.
-LINK_TABLE_SHARE = 0.5
-#: Share of the page's sentences (by characters) the main content may miss before all text is read.
-MAX_PROSE_MISSED = 0.02
-#: Pages nested this deep are read as plain text (libxml2, under lxml and trafilatura, stops at 255).
-MAX_HTML_DEPTH = 250
-_TAG = re.compile(r"<[^<>]*>")
 _MD_LINE = re.compile(r"^\s*(?:#{1,6}\s+|>\s?|[-+*]\s+)")
 # Bold markers next to another '*' are left alone: "***" is a placeholder in these reports.
 # Character classes exclude the opening bracket too, so that a line of unclosed brackets is linear.
@@ -148,80 +107,6 @@ def _read_markdown(data: bytes) -> Decoded:
         for line in decoded.text.splitlines()
     )
     return Decoded("\n".join(lines), decoded.encoding, decoded.warnings)
-
-
-def read_html(data: bytes) -> Decoded:
-    """The main content of a web page, found by trafilatura, one block per line.
-
-    The page's first <h1> is put first when the main content does not start with it. A page nested
-    deeper than MAX_HTML_DEPTH (no browser-saved page is) is read as plain text instead, in linear
-    time, because the HTML parser stops at that depth and would lose the rest of the text.
-    """
-    import trafilatura  # about a second to import: only when a web page is read
-
-    decoded = decode_bytes(data)
-    warnings = list(decoded.warnings)
-    try:
-        tree = lxml.html.document_fromstring(decoded.text)
-    except (lxml.etree.ParserError, ValueError):  # nothing but a comment or a processing instruction
-        return Decoded("", decoded.encoding, warnings)
-    if _depth(tree) >= MAX_HTML_DEPTH:
-        warnings.append(f"HTML nested over {MAX_HTML_DEPTH} levels deep: read as plain text, site lines included")
-        return Decoded(html.unescape(_TAG.sub("\n", decoded.text)), decoded.encoding, warnings)
-    lxml.etree.strip_elements(tree, *_JUNK_TAGS, lxml.etree.Comment, with_tail=False)
-    lxml.etree.strip_tags(tree, *_WRAPPER_TAGS)
-    _untable_layout(tree)
-    heading = next((h.text_content().strip() for h in tree.iter("h1")), "")
-    everything = _block_text(copy.deepcopy(tree))
-    main = trafilatura.extract(
-        tree, output_format="txt", favor_recall=True, include_comments=False, include_tables=True, deduplicate=False
-    )
-    if not main:
-        warnings.append("no main content found on the page: read all of its text")
-        main = everything
-    elif _prose_missed(everything, main) > MAX_PROSE_MISSED:
-        warnings.append("the page's main content leaves out some of its sentences: read all of its text")
-        main = everything
-    first = next((line.strip() for line in main.splitlines() if line.strip()), "")
-    return Decoded("\n".join(filter(None, (heading if heading != first else "", main))), decoded.encoding, warnings)
-
-
-def _depth(tree: lxml.html.HtmlElement) -> int:
-    """How deep the element tree is nested (iteratively: no recursion limit)."""
-    deepest, stack = 0, [(tree, 1)]
-    while stack:
-        element, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in element)
-    return deepest
-
-
-def _untable_layout(tree: lxml.html.HtmlElement) -> None:
-    """Rename to <div> the parts of each table that lays out the page — one of its own cells holds
-    several paragraphs, divisions or tables — or lists links (most of its text is link text), so
-    that its paragraphs and links are lines, not table rows."""
-    for table in list(tree.iter("table")):
-        cells = table.xpath("./tr/*|./*/tr/*")
-        text = len("".join(table.text_content().split()))
-        links = sum(len("".join(link.text_content().split())) for link in table.iter("a"))
-        if links > text * LINK_TABLE_SHARE or any(len(cell.xpath(f".//*[{_LAYOUT_TEST}]")) >= 2 for cell in cells):
-            for part in table.xpath(_TABLE_PARTS):
-                part.tag = "div"
-
-
-def _prose_missed(everything: str, main: str) -> float:
-    """Share of the characters of the sentences of prose in `everything` (a page's text) that are not in `main`."""
-    squeezed = "".join(main.split())
-    prose = ["".join(line.split()) for line in everything.splitlines() if is_prose(line.strip())]
-    total = sum(map(len, prose))
-    return sum(len(line) for line in prose if line not in squeezed) / total if total else 0.0
-
-
-def _block_text(tree: lxml.html.HtmlElement) -> str:
-    """All text of a page, with a line break after every block element and <br>."""
-    for element in tree.iter(*_BLOCK_TAGS, "br"):
-        element.tail = "\n" + (element.tail or "")
-    return tree.text_content()
 
 
 def _read_docx(data: bytes) -> Decoded:
