@@ -20,7 +20,7 @@ import lxml.html
 
 from .encoding import Decoded, decode_bytes
 from .line_features import is_prose
-from .structure import MAX_TITLE_CHARS, looks_like_title
+from .structure import MAX_TITLE_CHARS, looks_like_title, names_document_kind
 
 _BLOCK_TAGS = (
     "p",
@@ -48,8 +48,8 @@ _JUNK_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "iframe",
 #: Tags whose content stays but which are no container of their own: many site systems wrap the
 #: whole article in a <form>, which the main-content extractor drops with its text.
 _WRAPPER_TAGS = ("form",)
-#: Elements that make a table cell a layout cell when it holds several of them (an XPath test).
-_LAYOUT_TEST = " or ".join(f"self::{tag}" for tag in ("p", "div", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"))
+#: Elements that make a table cell a layout cell when it holds several of them.
+_LAYOUT_BLOCKS = frozenset(("p", "div", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"))
 #: The parts of a table, renamed to <div> when the table lays out a page rather than holding data.
 _TABLE_PARTS = "self::table|./*[self::thead or self::tbody or self::tfoot or self::tr or self::caption]|./tr|./*/tr|./tr/*|./*/tr/*"
 #: A table more of whose text than this is link text is a list of links (a site's menu), not data.
@@ -58,6 +58,8 @@ LINK_TABLE_SHARE = 0.5
 #: the first and last it keeps, before all of the page's text is read instead.
 MIN_PROSE_KEPT = 0.5
 MAX_PROSE_MISSED = 0.02
+#: Characters searched at most when looking for the page's sentences within the main content's lines.
+MAX_SEARCH = 200_000_000
 #: Pages nested this deep are read as plain text (libxml2, under lxml and trafilatura, stops at 255).
 MAX_HTML_DEPTH = 250
 #: How like the page's <title> (or its longest part) a line must be to be the page's headline.
@@ -110,22 +112,28 @@ def read_html(data: bytes) -> Decoded:
 
 
 def _headline(tree: lxml.html.HtmlElement) -> str:
-    """The article's own title: the text of the page's body most like its <title> (or the longest
-    part of it, without the site's and column's names), at least HEADLINE_SIMILARITY alike; else
-    the first <h1>. Texts are an element's own text nodes, so that reading stays linear."""
+    """The article's own title: of the texts of the page's body that look like a title naming a
+    kind of document, the one most like the page's <title> (or the longest part of it, without the
+    site's and column's names), at least HEADLINE_SIMILARITY alike; else the first <h1> that names
+    one (not a site's logo). Texts are an element's own text nodes, so that reading stays linear."""
     page_title = " ".join(tree.findtext(".//title", default="").split())
     wanted = {page_title, max(_TITLE_PARTS.split(page_title), key=len)} - {""}
     body = tree.find("body")
     best, score = "", HEADLINE_SIMILARITY
     for element in body.iter() if body is not None and wanted else ():
         text = " ".join("".join(element.xpath("text()")).split()) if isinstance(element.tag, str) else ""
-        if not (4 <= len(text) <= MAX_TITLE_CHARS and looks_like_title(text)):
+        if not (4 <= len(text) <= MAX_TITLE_CHARS and _names_document(text)):
             continue
         for part in wanted:
             matcher = SequenceMatcher(None, text, part)
             if matcher.real_quick_ratio() > score and matcher.quick_ratio() > score and matcher.ratio() > score:
                 best, score = text, matcher.ratio()
-    return best or next((" ".join(h.text_content().split()) for h in tree.iter("h1")), "")
+    headings = (" ".join(h.text_content().split()) for h in tree.iter("h1"))
+    return best or next((text for text in headings if _names_document(text)), "")
+
+
+def _names_document(text: str) -> bool:
+    return looks_like_title(text) and names_document_kind(text)
 
 
 def _table_row(line: str) -> str:
@@ -150,14 +158,26 @@ def _depth(tree: lxml.html.HtmlElement) -> int:
 def _untable_layout(tree: lxml.html.HtmlElement) -> None:
     """Rename to <div> the parts of each table that lays out the page — one of its own cells holds
     several paragraphs, divisions or tables — or lists links (most of its text is link text), so
-    that its paragraphs and links are lines, not table rows."""
-    for table in list(tree.iter("table")):
+    that its paragraphs and links are lines, not table rows. One pass over the tree, children
+    before parents, counts each element's characters, link characters and block elements."""
+    chars: dict[lxml.html.HtmlElement, int] = {}
+    links: dict[lxml.html.HtmlElement, int] = {}
+    blocks: dict[lxml.html.HtmlElement, int] = {}
+    for element in reversed(list(tree.iter())):
+        children = list(element)
+        chars[element] = _length(element.text) + sum(chars.get(c, 0) + _length(c.tail) for c in children)
+        links[element] = chars[element] if element.tag == "a" else sum(links.get(c, 0) for c in children)
+        blocks[element] = sum(blocks.get(c, 0) + (c.tag in _LAYOUT_BLOCKS) for c in children)
+    for table in [element for element in blocks if element.tag == "table"]:
         cells = table.xpath("./tr/*|./*/tr/*")
-        text = len("".join(table.text_content().split()))
-        links = sum(len("".join(link.text_content().split())) for link in table.iter("a"))
-        if links > text * LINK_TABLE_SHARE or any(len(cell.xpath(f".//*[{_LAYOUT_TEST}]")) >= 2 for cell in cells):
+        if links[table] > chars[table] * LINK_TABLE_SHARE or any(blocks[cell] >= 2 for cell in cells):
             for part in table.xpath(_TABLE_PARTS):
                 part.tag = "div"
+
+
+def _length(text: str | None) -> int:
+    """Characters of `text` other than white space."""
+    return len("".join(text.split())) if text else 0
 
 
 def _prose_lost(everything: str, main: str) -> bool:
@@ -165,18 +185,24 @@ def _prose_lost(everything: str, main: str) -> bool:
     sentences of prose in `everything` (all of the page's text), or more than MAX_PROSE_MISSED of
     them between the first and the last sentence it kept. A site's sentences outside the article
     (a disclaimer, comments) may go. Sentences are compared by their ideographs, which the
-    extractor leaves as they are (it may change spaces, entities and symbols)."""
-    kept_text = _ideographs(main)
-    prose = [_ideographs(line) for line in everything.splitlines() if is_prose(line.strip())]
-    prose = [line for line in prose if line]
-    kept = [n for n, line in enumerate(prose) if line in kept_text]
+    extractor leaves as they are (it may change spaces, entities and symbols): a sentence is kept
+    when it is a line of `main`, or part of one (looked for while MAX_SEARCH allows)."""
+    main_lines = [_ideographs(line) for line in main.splitlines()]
+    whole, own = "\n".join(main_lines), set(main_lines)
+    prose = [line for line in (_ideographs(s) for s in everything.splitlines() if is_prose(s.strip())) if line]
+    budget = MAX_SEARCH // max(len(whole), 1)
+    kept = []
+    for n, line in enumerate(prose):
+        if line in own or (budget > 0 and line in whole):
+            kept.append(n)
+        budget -= line not in own
     total = sum(map(len, prose))
     if not total:
         return False
     if sum(len(prose[n]) for n in kept) < total * MIN_PROSE_KEPT:
         return True
-    inside = [line for line in prose[kept[0] : kept[-1] + 1] if line not in kept_text]
-    return sum(map(len, inside)) > total * MAX_PROSE_MISSED
+    missed = set(range(kept[0], kept[-1] + 1)).difference(kept)
+    return sum(len(prose[n]) for n in missed) > total * MAX_PROSE_MISSED
 
 
 def _ideographs(text: str) -> str:
