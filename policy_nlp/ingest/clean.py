@@ -13,8 +13,13 @@ between the first sentence of prose and the end of the report — its last sente
 or, when it has an attachment ("附件", "附件1：…"), the line before the first that is certainly a site's
 — it needs INSIDE_THRESHOLD, so that contact lines, attachment lists and form cells stay. After the
 report's end, a line that repeats a line or a "label：" of the report (a task list's "牵头单位：…") is
-the report's too. A site's header and footer are each one block: above the report's own title, and
-after its end from the first line the classifier removes, EDGE_THRESHOLD is enough.
+the report's too, and so are a table's rows numbered one after the other that begin in the report.
+A site's header and footer are each one block: above the report's own title EDGE_THRESHOLD is
+enough, and after the report's end everything from the first line the classifier removes (or the
+first site information line, "来源：…") to the end of the page goes. Between the title and the first
+sentence, a line sharing no word with the rest of the report is a site's ("云海 分享 时间:"). A text
+without prose is its title block — its first title and the document number below it — and what
+follows that block is judged as a footer.
 
 Every removed line is kept in Document.removed_lines for review.
 
@@ -32,6 +37,7 @@ Known patterns:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -97,8 +103,7 @@ INSIDE_THRESHOLD = 0.99
 NUMBERED_HEADING_RANK = 4
 #: A sentence this long with several clauses is always kept (see _plainly_report).
 PROSE_CHARS = 40
-#: Probability enough to remove a line above the report's own title, or in a site footer after a
-#: line the classifier removed (a site's header and footer are each one block).
+#: Probability enough to remove a line above the report's own title (a site's header is one block).
 EDGE_THRESHOLD = 0.3
 #: Fewest character bigrams a line below the title needs to be judged by the vocabulary it shares.
 MIN_HEADER_BIGRAMS = 3
@@ -223,16 +228,15 @@ def _unshared_below_title(lines: list[str], removed: set[int]) -> set[int]:
     title, first = min(_own_title(report), default=None), _prose_span(report)[0]
     if title is None or first >= len(report):
         return set()
-    own = [bigrams(line) for line in report]
+    own = [bigrams(line).keys() for line in report]
+    lines_with = Counter(gram for grams in own for gram in grams)  # how many lines hold each bigram
     found = set()
     for k in range(title + 1, first):
         if heading(report[k]):
             break
-        if len(own[k]) < MIN_HEADER_BIGRAMS or _DOC_NUMBER.search(report[k]):
-            continue
-        rest = set().union(*(grams for j, grams in enumerate(own) if j != k))
-        if not rest & own[k].keys():
-            found.add(kept[k])
+        if len(own[k]) >= MIN_HEADER_BIGRAMS and not _DOC_NUMBER.search(report[k]):
+            if all(lines_with[gram] == 1 for gram in own[k]):
+                found.add(kept[k])
     return found
 
 
