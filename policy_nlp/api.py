@@ -12,7 +12,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +68,7 @@ class IngestOutcome:
     paragraphs: int = 0
     title: str = ""
     error: str = ""
+    warnings: list[str] = field(default_factory=list)  # notes on a stored document (see Document.warnings)
 
 
 class Workspace:
@@ -129,7 +130,9 @@ class Workspace:
             return IngestOutcome(str(path), "failed", error=f"cannot read the file ({exc.strerror or exc}): "
                                                             "check that you may read it")  # fmt: skip
         result = self.store.add_document(doc)
-        return IngestOutcome(str(path), result.status, result.doc_id, result.paragraphs, doc.metadata.title)
+        return IngestOutcome(
+            str(path), result.status, result.doc_id, result.paragraphs, doc.metadata.title, warnings=doc.warnings
+        )
 
     def documents(self) -> list[dict[str, object]]:
         """One summary per stored document."""

@@ -86,6 +86,9 @@ def _print_ingest_table(ws: Workspace, outcomes: list[IngestOutcome]) -> None:
         style = "red" if o.status == "failed" else None
         table.add_row(o.status, escape(o.doc_id or o.path), str(o.paragraphs), escape(o.error or o.title), style=style)
     out.print(table)
+    for o in outcomes:
+        for warning in o.warnings:
+            out.print(f"[yellow]warning:[/yellow] {escape(o.doc_id)}: {escape(warning)}", highlight=False)
     by_status = {s: sum(o.status == s for o in outcomes) for s in ("added", "replaced", "unchanged", "failed")}
     docs, paras = ws.store.counts()
     out.print(

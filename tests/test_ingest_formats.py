@@ -109,6 +109,62 @@ def test_html_without_article_finds_the_main_text(tmp_path, seed_path):
     assert doc.warnings == []
 
 
+def school_page(inner: str, *, title: str = "上级文件_云岭市滨江小学") -> str:
+    """A school website's page (site lines around `inner`), as such systems write it."""
+    return f"""<html><head><meta charset="utf-8"><title>{title}</title></head><body>
+<h1 class="logo">云岭市滨江小学</h1><div class="menu"><a href="/">学校首页</a> | <a href="/sjwj">上级文件</a></div>
+<div class="location">当前位置：首页 &gt;&gt; 上级文件</div>{inner}
+<div class="foot">地址：云岭市滨江大道266号电话&amp;传真：0871-65109632</div></body></html>"""
+
+
+def paragraphs(lines: list[str]) -> str:
+    return "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda body: f"<form name='_newscontent_fromname'><div class='content'>{body}</div></form>",
+        lambda body: f"<table width='100%'><tr><td class='content'>{body}</td></tr></table>",
+    ],
+    ids=["form", "layout-table"],
+)
+def test_article_in_a_form_or_a_layout_table_keeps_its_paragraphs(tmp_path, seed_path, wrap):
+    # the extractor drops a <form> with its text, and writes a table cell's paragraphs as one row
+    path = tmp_path / "004.html"
+    path.write_text(school_page(wrap(paragraphs(seed_lines(seed_path, "004")))), encoding="utf-8")
+    assert shape(ingest_file(path)) == shape(ingest_file(seed_path("004")))
+
+
+def test_data_table_rows_are_read_like_word_table_rows(tmp_path, seed_path):
+    # the extractor writes a table's rows as "| 1 | 东湖区实验小学 |" under a rule "|---|---|"
+    table = "<table><tr><th>序号</th><th>学校名称</th></tr><tr><td>1</td><td>东湖区实验小学</td></tr></table>"
+    path = tmp_path / "list.html"
+    path.write_text(school_page(f"<article>{paragraphs(seed_lines(seed_path, '004'))}{table}</article>"), encoding="utf-8")
+    lines = read_document(path).text.splitlines()
+    start = lines.index("序号 学校名称")
+    assert lines[start : start + 2] == ["序号 学校名称", "1 东湖区实验小学"]
+    assert not any("|" in line for line in lines)
+
+
+def test_headline_is_the_line_most_like_the_page_title_not_the_logo(tmp_path, seed_path):
+    title = "云岭市教育局关于公布2024年中小学劳动教育特色学校名单的通知"
+    inner = f"<div class='arc_title'>{title}</div><div class='content'>{paragraphs(seed_lines(seed_path, '004')[2:])}</div>"
+    path = tmp_path / "notice.html"
+    path.write_text(school_page(inner, title=f"关于公布2024年中小学劳动教育特色学校名单的通知_上级文件_云岭市滨江小学"), encoding="utf-8")
+    lines = read_document(path).text.splitlines()
+    assert lines[0] == title and "云岭市滨江小学" not in lines
+
+
+def test_all_text_is_read_when_the_extractor_loses_the_body(tmp_path, seed_path):
+    # a site that names its article block like a comment section: the extractor drops it
+    path = tmp_path / "004.html"
+    path.write_text(school_page(f"<div class='comments'>{paragraphs(seed_lines(seed_path, '004'))}</div>"), encoding="utf-8")
+    doc = ingest_file(path)
+    assert doc.warnings[0] == "the page's main content leaves out some of its sentences: read all of its text"
+    assert all(p.text in doc.text for p in ingest_file(seed_path("004")).paragraphs)
+
+
 def test_deeply_nested_html_is_read_in_linear_time(tmp_path):
     # 150,000 nested <div><p> (5 MB): minutes when each block's text was measured again (60,000: over 40 s)
     path = tmp_path / "deep.html"

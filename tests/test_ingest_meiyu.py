@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from difflib import SequenceMatcher
 
 import pytest
 
+from policy_nlp.cli import main
 from policy_nlp.ingest import MAX_PARAGRAPH_CHARS, ingest_file
 from policy_nlp.ingest.clean import TITLE_SIMILARITY
 from policy_nlp.resources import shipped
@@ -115,6 +117,31 @@ def test_signature_contact_and_attachment_lines_stay(corpus):
         title = doc.metadata.title
         rest = [line for line in doc.removed_lines[2:] if SequenceMatcher(None, line, title).ratio() < TITLE_SIMILARITY]
         assert rest == (["—"] if entry["id"] == "P027" else []), (entry["id"], rest)
+
+
+NO_PROSE = "no sentence of report text found, only title or header lines: check that the file holds the whole report"
+
+
+def test_title_only_file_is_stored_as_it_is_with_a_note(corpus):
+    """P044's file holds only its title block: stored as its title and document-number line, with a
+    note; its metadata comes from those lines, nothing is made up; no other document gets the note."""
+    (entry,) = [entry for entry, _ in corpus if entry["id"] == "P044"]
+    doc = by_id(corpus, "P044")
+    assert [p.text for p in doc.paragraphs][0] == entry["title"] and len(doc.paragraphs) == 2
+    assert re.fullmatch(r"（\w+〔2018〕1号 2018年4月16日）", doc.paragraphs[1].text)
+    assert doc.text == "\n".join(p.text for p in doc.paragraphs)
+    m = doc.metadata
+    assert (m.title, m.bureau, m.level, m.years) == (entry["title"], entry["bureau"], "province", [entry["year"]])
+    assert [entry["id"] for entry, doc in corpus if doc.warnings] == ["P044"] and doc.warnings == [NO_PROSE]
+
+
+def test_title_only_file_note_is_shown_on_ingest(meiyu_dir, tmp_path, capsys):
+    home = str(tmp_path / "home")
+    assert main(["ingest", str(meiyu_dir / "P044.txt"), "--home", home, "--json"]) == 0
+    (outcome,) = json.loads(capsys.readouterr().out)
+    assert (outcome["status"], outcome["paragraphs"], outcome["warnings"]) == ("added", 2, [NO_PROSE])
+    assert main(["ingest", str(meiyu_dir / "P044.txt"), "--home", home]) == 0
+    assert f"warning: P044: {NO_PROSE}" in " ".join(capsys.readouterr().out.split())
 
 
 def test_labelled_and_judged_paragraphs_are_found(meiyu_dir, seed_path):

@@ -141,7 +141,6 @@ def test_short_site_lines_above_the_title_of_a_short_report(tmp_path, lines, sit
     assert all(line in doc.text for line in REPORT)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: an empty site field between the title and the text stays")
 def test_empty_site_field_below_the_title_of_a_short_report(tmp_path):
     assert normalise_line("云海 分享 时间:") in ingest_lines(tmp_path, FANWEN).removed_lines
 

@@ -13,8 +13,13 @@ between the first sentence of prose and the end of the report — its last sente
 or, when it has an attachment ("附件", "附件1：…"), the line before the first that is certainly a site's
 — it needs INSIDE_THRESHOLD, so that contact lines, attachment lists and form cells stay. After the
 report's end, a line that repeats a line or a "label：" of the report (a task list's "牵头单位：…") is
-the report's too. A site's header and footer are each one block: above the report's own title, and
-after its end from the first line the classifier removes, EDGE_THRESHOLD is enough.
+the report's too, and so are a table's rows numbered one after the other that begin in the report.
+A site's header and footer are each one block: above the report's own title EDGE_THRESHOLD is
+enough, and after the report's end everything from the first line the classifier removes (or the
+first site information line, "来源：…") to the end of the page goes. Between the title and the first
+sentence, a line sharing no word with the rest of the report is a site's ("云海 分享 时间:"). A text
+without prose is its title block — its first title and the document number below it — and what
+follows that block is judged as a footer.
 
 Every removed line is kept in Document.removed_lines for review.
 
@@ -32,13 +37,14 @@ Known patterns:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
 import numpy as np
 
-from .line_features import is_prose, line_features
+from .line_features import bigrams, is_prose, line_features
 from .line_model import BoilerplateLineClassifier, load_packaged
 from .structure import heading, looks_like_title, names_document_kind
 
@@ -80,6 +86,12 @@ _DATE_LINE = re.compile(rf"{_NUMERAL}{{4}}\s*年\s*{_NUMERAL}{{1,2}}\s*月\s*{_N
 #: A line that is only the name of an office: ideographs (and brackets) ending in a kind of organisation.
 _OFFICE = re.compile(r"[\u4e00-\u9fff（）()、]{1,40}(?:办公室|办公厅|政府|委员会|委|局|厅|部|院|校|园|中心|处|科|室|会|所|站)")
 _LABEL = re.compile(r"[\u4e00-\u9fff]{2,8}[:：]")
+#: A table row's sequence number, then its other cells: "3 青山区 青山区育才小学".
+_ROW_NUMBER = re.compile(r"(\d{1,3})\s+\S")
+#: A document number such as "教体艺〔2019〕2号" or "保政办发[2017]46号".
+_DOC_NUMBER = re.compile(r"[〔\[(（]\s*(?:19|20)\d{2}\s*[〕\])）]\s*\d+\s*号")
+#: A line holding only a document number, perhaps in brackets and with its date.
+_DOC_NUMBER_LINE = re.compile(rf"[（(]?[\u4e00-\u9fff]{{1,12}}{_DOC_NUMBER.pattern}(?:\s*{_DATE_LINE.pattern})?[）)]?")
 
 #: How find_boilerplate may clean: classifier and known patterns, known patterns only, or not at all.
 CLEANING_MODES = ("full", "rules", "none")
@@ -91,9 +103,12 @@ INSIDE_THRESHOLD = 0.99
 NUMBERED_HEADING_RANK = 4
 #: A sentence this long with several clauses is always kept (see _plainly_report).
 PROSE_CHARS = 40
-#: Probability enough to remove a line above the report's own title, or in a site footer after a
-#: line the classifier removed (a site's header and footer are each one block).
+#: Probability enough to remove a line above the report's own title (a site's header is one block).
 EDGE_THRESHOLD = 0.3
+#: Fewest character bigrams a line below the title needs to be judged by the vocabulary it shares.
+MIN_HEADER_BIGRAMS = 3
+#: Fewest lines numbered one after the other that are a table's rows (see _numbered_rows).
+MIN_ROWS = 3
 #: Office lines a signature block holds before its date line (one may follow it).
 SIGNATURE_LINES = 2
 
@@ -137,6 +152,7 @@ def find_boilerplate(lines: list[str], cleaning: str = "full") -> Boilerplate:
         if len(removed | judged) < len(lines):  # the classifier alone never empties a document
             removed |= judged
             inside = sorted(i for i in judged if first < i < last)
+        removed |= _unshared_below_title(lines, removed)
     header = _header(lines, removed)
     removed.update(i for i in header if _HEADER_ONLY.fullmatch(lines[i]))
     title_copies = _title_copies(lines, [i for i in header if i not in removed])
@@ -183,26 +199,45 @@ def _judged(lines: list[str], known: set[int], probability: np.ndarray, span: tu
     }
     judged |= _site_blocks(lines, probability, span, judged)
     judged -= _repeated_titles(lines, _header(lines, known))  # _title_copies keeps the right copy
-    judged -= _signature_block(lines)
+    judged -= _signature_block(lines) | _numbered_rows(lines, span)
     judged -= _repeats_report(lines, [i for i in range(first + 1, last) if i not in judged], range(last + 1, len(lines)))
     return judged - _own_title(lines)
 
 
 def _site_blocks(lines: list[str], probability: np.ndarray, span: tuple[int, int], judged: set[int]) -> set[int]:
-    """A site's header and footer, each one block: the lines above the report's own title, and after
-    the report's end those from the first `judged` line on, that reach EDGE_THRESHOLD; and after the
-    end, a site's information lines ("来源：…"). Nothing for a text without prose."""
+    """A site's header and footer, each one block: the lines above the report's own title that reach
+    EDGE_THRESHOLD, and after the report's end every line from the first `judged` line or site
+    information line ("来源：…") on — a page ends in its footer. Nothing for a text without a report."""
     first, last = span
     if first > last:
         return set()
     title = min(_own_title(lines), default=-1)
-    footer = min((i for i in judged if i > last), default=len(lines))
-    blocks = {
-        i
-        for i, p in enumerate(probability)
-        if (i < title or i > footer) and p >= EDGE_THRESHOLD and not _plainly_report(lines[i])
-    }
-    return blocks | {i for i in range(last + 1, len(lines)) if _SITE_INFO_LINE.fullmatch(lines[i])}
+    header = {i for i in range(title) if probability[i] >= EDGE_THRESHOLD and not _plainly_report(lines[i])}
+    site = (i for i in range(last + 1, len(lines)) if i in judged or _SITE_INFO_LINE.fullmatch(lines[i]))
+    footer = {i for i in range(next(site, len(lines)), len(lines)) if not _plainly_report(lines[i])}
+    return header | footer
+
+
+def _unshared_below_title(lines: list[str], removed: set[int]) -> set[int]:
+    """Lines between the report's own title and its first sentence of prose or heading (of the lines
+    not `removed`) that share no word — no character bigram, of at least MIN_HEADER_BIGRAMS — with the
+    rest of the report and are no document number: a site's field ("云海 分享 时间:"). A report's
+    header lines there (document number, addressees, subtitle) share its words."""
+    kept = [i for i in range(len(lines)) if i not in removed]
+    report = [lines[i] for i in kept]
+    title, first = min(_own_title(report), default=None), _prose_span(report)[0]
+    if title is None or first >= len(report):
+        return set()
+    own = [bigrams(line).keys() for line in report]
+    lines_with = Counter(gram for grams in own for gram in grams)  # how many lines hold each bigram
+    found = set()
+    for k in range(title + 1, first):
+        if heading(report[k]):
+            break
+        if len(own[k]) >= MIN_HEADER_BIGRAMS and not _DOC_NUMBER.search(report[k]):
+            if all(lines_with[gram] == 1 for gram in own[k]):
+                found.add(kept[k])
+    return found
 
 
 def _prose_span(lines: list[str]) -> tuple[int, int]:
@@ -215,8 +250,11 @@ def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
     """Indices of the report's first sentence of prose and of its end: the last line of its text —
     the last sentence of prose or of its signature block — or, when it has an attachment, the line
     before the first that is certainly a site's (a site information line, or INSIDE_THRESHOLD), else
-    len(lines)."""
+    len(lines); and not before the numbered rows of a table that begins in it. A text without prose
+    but with a title block (title, document number) ends there."""
     first, last = _prose_span(lines)
+    if first == len(lines) and (title_block := _own_title(lines)):  # no prose: the title block is the report
+        first = last = max(title_block)
     signature = _signature_block(lines)
     if signature:
         last = max(last, max(signature))
@@ -228,7 +266,24 @@ def _report_span(lines: list[str], probability: np.ndarray) -> tuple[int, int]:
             if probability[i] >= INSIDE_THRESHOLD or _SITE_INFO_LINE.fullmatch(lines[i])
         )
         last = max(last, next(certain, len(lines) + 1) - 1)
-    return first, last
+    return first, max([last, *_numbered_rows(lines, (first, last))])
+
+
+def _numbered_rows(lines: list[str], span: tuple[int, int]) -> set[int]:
+    """Runs of at least MIN_ROWS lines numbered one after the other ("1 东湖区 东湖区实验小学",
+    "2 …": a table's rows) that begin after the report's first sentence and by its end."""
+    numbers = [int(m.group(1)) if (m := _ROW_NUMBER.match(line)) else None for line in lines]
+    first, last = span
+    rows: set[int] = set()
+    for start in range(first + 1, min(last, len(lines) - 1) + 1):
+        if numbers[start] is None or (start > 0 and numbers[start - 1] == numbers[start] - 1):
+            continue
+        end = start
+        while end + 1 < len(lines) and numbers[end + 1] == numbers[end] + 1:
+            end += 1
+        if end - start + 1 >= MIN_ROWS:
+            rows.update(range(start, end + 1))
+    return rows
 
 
 def _signature_block(lines: list[str]) -> set[int]:
@@ -257,9 +312,20 @@ def _repeats_report(lines: list[str], report: list[int], candidates: range) -> s
 
 def _own_title(lines: list[str]) -> set[int]:
     """The last line before the first sentence of prose that looks like a title naming a kind of
-    document: the report's own title, which the classifier may not remove."""
-    titles = [i for i in range(_prose_span(lines)[0]) if looks_like_title(lines[i]) and names_document_kind(lines[i])]
-    return set(titles[-1:])
+    document — the first such line of a text without prose, whose later ones are a site's links —
+    and the document-number line right below it: the report's own title block, which the
+    classifier may not remove."""
+    first = _prose_span(lines)[0]
+    titles = [i for i in range(first) if looks_like_title(lines[i]) and names_document_kind(lines[i])]
+    if not titles:
+        return set()
+    title = titles[-1]
+    if first == len(lines):  # the first title, or the last of its near copies right below it ("…_文库吧" / "…")
+        title = titles[0]
+        while title + 1 in titles and SequenceMatcher(None, lines[title], lines[title + 1]).ratio() >= TITLE_SIMILARITY:
+            title += 1
+    number = [title + 1] if title + 1 < len(lines) and _DOC_NUMBER_LINE.fullmatch(lines[title + 1]) else []
+    return {title, *number}
 
 
 def _plainly_report(line: str) -> bool:

@@ -6,7 +6,6 @@ Error messages do not repeat the file's path (the caller reports it), except "fi
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 import zipfile
 from collections import Counter
@@ -16,8 +15,6 @@ from io import BytesIO
 from pathlib import Path
 
 import docx
-import lxml.etree
-import lxml.html
 import pypdf
 from docx.table import Table
 
@@ -25,6 +22,7 @@ from policy_nlp.errors import InputError, UnsupportedFormatError
 
 from .encoding import Decoded, decode_bytes, sniff_binary
 from .errors import EmptyDocumentError, FileTooLargeError
+from .webpage import read_html
 
 #: Extension → format name.
 FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".docx": "docx", ".pdf": "pdf"}
@@ -33,32 +31,6 @@ SUPPORTED_EXTENSIONS = tuple(FORMATS)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _SAVE_AS_HINTS = {".doc": ".docx", ".wps": ".docx", ".rtf": ".docx", ".odt": ".docx"}
 
-_BLOCK_TAGS = (
-    "p",
-    "div",
-    "section",
-    "article",
-    "main",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "tr",
-    "blockquote",
-    "pre",
-    "table",
-    "ul",
-    "ol",
-    "dd",
-    "dt",
-)
-_JUNK_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "form", "iframe", "template")
-#: Pages nested this deep are read as plain text (libxml2, under lxml and trafilatura, stops at 255).
-MAX_HTML_DEPTH = 250
-_TAG = re.compile(r"<[^<>]*>")
 _MD_LINE = re.compile(r"^\s*(?:#{1,6}\s+|>\s?|[-+*]\s+)")
 # Bold markers next to another '*' are left alone: "***" is a placeholder in these reports.
 # Character classes exclude the opening bracket too, so that a line of unclosed brackets is linear.
@@ -135,53 +107,6 @@ def _read_markdown(data: bytes) -> Decoded:
         for line in decoded.text.splitlines()
     )
     return Decoded("\n".join(lines), decoded.encoding, decoded.warnings)
-
-
-def read_html(data: bytes) -> Decoded:
-    """The main content of a web page, found by trafilatura, one block per line.
-
-    The page's first <h1> is put first when the main content does not start with it. A page nested
-    deeper than MAX_HTML_DEPTH (no browser-saved page is) is read as plain text instead, in linear
-    time, because the HTML parser stops at that depth and would lose the rest of the text.
-    """
-    import trafilatura  # about a second to import: only when a web page is read
-
-    decoded = decode_bytes(data)
-    warnings = list(decoded.warnings)
-    try:
-        tree = lxml.html.document_fromstring(decoded.text)
-    except (lxml.etree.ParserError, ValueError):  # nothing but a comment or a processing instruction
-        return Decoded("", decoded.encoding, warnings)
-    if _depth(tree) >= MAX_HTML_DEPTH:
-        warnings.append(f"HTML nested over {MAX_HTML_DEPTH} levels deep: read as plain text, site lines included")
-        return Decoded(html.unescape(_TAG.sub("\n", decoded.text)), decoded.encoding, warnings)
-    lxml.etree.strip_elements(tree, *_JUNK_TAGS, lxml.etree.Comment, with_tail=False)
-    heading = next((h.text_content().strip() for h in tree.iter("h1")), "")
-    main = trafilatura.extract(
-        tree, output_format="txt", favor_recall=True, include_comments=False, include_tables=True, deduplicate=False
-    )
-    if not main:
-        warnings.append("no main content found on the page: read all of its text")
-        main = _block_text(tree)
-    first = next((line.strip() for line in main.splitlines() if line.strip()), "")
-    return Decoded("\n".join(filter(None, (heading if heading != first else "", main))), decoded.encoding, warnings)
-
-
-def _depth(tree: lxml.html.HtmlElement) -> int:
-    """How deep the element tree is nested (iteratively: no recursion limit)."""
-    deepest, stack = 0, [(tree, 1)]
-    while stack:
-        element, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in element)
-    return deepest
-
-
-def _block_text(tree: lxml.html.HtmlElement) -> str:
-    """All text of a page, with a line break after every block element and <br>."""
-    for element in tree.iter(*_BLOCK_TAGS, "br"):
-        element.tail = "\n" + (element.tail or "")
-    return tree.text_content()
 
 
 def _read_docx(data: bytes) -> Decoded:

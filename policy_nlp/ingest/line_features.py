@@ -82,8 +82,8 @@ def line_features(lines: list[str]) -> np.ndarray:
     prose = [is_prose(line) for line in lines]
     first = prose.index(True) if any(prose) else n
     last = n - 1 - prose[::-1].index(True) if any(prose) else -1
-    bigrams = [_bigrams(line) for line in lines]
-    document = Counter(b for grams in bigrams for b in grams)
+    grams = [bigrams(line) for line in lines]
+    document = Counter(b for line_grams in grams for b in line_grams)
     counts = Counter(lines)
     widgets = [min(len(_WIDGET.findall(line)), 4) / 4 for line in lines]
     rows = []
@@ -91,7 +91,7 @@ def line_features(lines: list[str]) -> np.ndarray:
         length = max(len(line), 1)
         near_start = math.exp(-i / 3)
         neighbours = [prose[j] for j in (i - 1, i + 1) if 0 <= j < n]
-        shared = sum(1 for b in bigrams[i] if document[b] > bigrams[i][b]) / max(len(bigrams[i]), 1)
+        shared = sum(1 for b in grams[i] if document[b] > grams[i][b]) / max(len(grams[i]), 1)
         date = bool(_DATE.search(line))
         rows.append(
             (
@@ -136,7 +136,7 @@ def is_prose(line: str) -> bool:
     return len(line) >= PROSE_CHARS and bool(_SENTENCE_END.search(line))
 
 
-def _bigrams(line: str) -> Counter[str]:
+def bigrams(line: str) -> Counter[str]:
     """Character bigrams of the ideograph runs of `line`."""
     return Counter(run[k : k + 2] for run in _CJK_RUN.findall(line) for k in range(len(run) - 1))
 

@@ -11,6 +11,7 @@ from policy_nlp.schema import Document, Paragraph
 from .clean import find_boilerplate
 from .errors import EmptyDocumentError
 from .formats import DEFAULT_MAX_BYTES, RawText, read_bytes, read_document
+from .line_features import is_prose
 from .metadata import apply_overrides, extract_metadata, read_sidecar
 from .script import detect_script, normalise_line, to_simplified
 from .structure import has_placeholder, split_paragraphs
@@ -58,6 +59,12 @@ def _inside_warning(count: int) -> list[str]:
     return [f"{count} line(s) between the report's sentences removed as site boilerplate; review them with show --removed"]
 
 
+def _no_prose_warning(lines: list[str]) -> list[str]:
+    if any(is_prose(line) for line in lines):
+        return []
+    return ["no sentence of report text found, only title or header lines: check that the file holds the whole report"]
+
+
 def _build(raw: RawText, *, doc_id: str, source_path: str, cleaning: str = "full") -> Document:
     original_lines = [line for line in map(normalise_line, raw.text.splitlines()) if line]
     simplified_lines = [to_simplified(line) for line in original_lines]
@@ -97,5 +104,5 @@ def _build(raw: RawText, *, doc_id: str, source_path: str, cleaning: str = "full
         metadata=metadata,
         paragraphs=paragraphs,
         removed_lines=[original_lines[i] for i in boilerplate.removed],
-        warnings=raw.warnings + _inside_warning(len(boilerplate.inside)),
+        warnings=raw.warnings + _inside_warning(len(boilerplate.inside)) + _no_prose_warning(text.split("\n")),
     )

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import clean
 from .errors import EmptyDocumentError
-from .formats import read_html
+from .webpage import read_html
 from .line_features import line_features
 from .line_model import PACKAGED_MODEL, BoilerplateLineClassifier
 from .pipeline import ingest_file
