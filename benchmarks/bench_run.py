@@ -1,0 +1,135 @@
+"""`policy-nlp run` end to end beside the encoder alone: paragraphs/s, peak RSS, float/int8 ratio.
+
+Each checkout (this one, and `--baseline DIR`, e.g. a worktree of an older commit) runs
+`policy-nlp run --home NEW_HOME PATH` in a child process, one after the other, into a fresh home
+holding the converted model with its ONNX file already exported (conversion is not timed); the
+child's wall time and peak RSS (`wait4`) are printed. The encoder alone then embeds the same
+paragraphs in this process: the float model (the dequantised e5-small through sentence-transformers,
+the reference of bench_embed.py) and the default int8 ONNX path, with the ratio. When a baseline
+ran, the themes both runs stored are compared paragraph by paragraph (by text hash). Usage:
+
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_run.py ../shared/corpus/meiyu \
+        [--baseline /tmp/base-main] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+#: Runs `policy-nlp` of the checkout in argv[1] (put first on sys.path, before any installed copy).
+CLI = "import sys; sys.path.insert(0, sys.argv[1]); from policy_nlp.cli import main; sys.exit(main(sys.argv[2:]))"
+PREPARE = ("import sys; sys.path.insert(0, sys.argv[1]); from policy_nlp.embed import load_encoder; "
+           "load_encoder(None, home=sys.argv[2], show_progress=False)")  # fmt: skip
+
+
+def child(args: list[str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stdout) of a Python child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{args[:2]} failed with exit code {proc.returncode}")
+    return time.perf_counter() - start, usage.ru_maxrss * 1024, stdout
+
+
+def run_checkout(root: Path, models: Path, paths: list[str], home: Path) -> dict:
+    """Time `policy-nlp run` of the checkout `root` into `home` (given a copy of `models`)."""
+    shutil.copytree(models, home / "models")
+    child([PREPARE, str(root), str(home)])  # the ONNX export of this checkout, untimed
+    seconds, rss, stdout = child([CLI, str(root), "run", "--home", str(home), "--json", *paths])
+    tagged = json.loads(stdout)["tagged"]
+    return {"checkout": str(root), "seconds": seconds, "paragraphs": tagged, "paragraphs_per_s": tagged / seconds,
+            "peak_rss_bytes": rss, "home": home}  # fmt: skip
+
+
+def stored_themes(home: Path) -> dict[str, list[str]]:
+    """Themes of every stored paragraph of a home, by text hash."""
+    from policy_nlp import Workspace
+
+    with Workspace(home) as ws:
+        paragraphs = list(ws.store.iter_paragraphs())
+        themes = ws.paragraph_themes([p.para_id for p in paragraphs])
+        return {p.text_hash: sorted(themes.get(p.para_id, [])) for p in paragraphs}
+
+
+def agreement(ours: dict[str, list[str]], theirs: dict[str, list[str]], theme_ids: list[str]) -> dict:
+    """Share of paragraphs with the same theme set, and of (paragraph, theme) decisions that agree."""
+    common = sorted(set(ours) & set(theirs))
+    same = sum(ours[h] == theirs[h] for h in common)
+    decisions = sum((t in ours[h]) == (t in theirs[h]) for h in common for t in theme_ids)
+    return {"paragraphs": len(common), "same_theme_set": same / len(common),
+            "decisions_agree": decisions / (len(common) * len(theme_ids))}  # fmt: skip
+
+
+def encoder_rates(home: Path, texts: list[str]) -> dict[str, float]:
+    """Paragraphs/s of the float model and the default int8 path on `texts`, one after the other."""
+    from policy_nlp.embed import load_encoder
+
+    rates = {}
+    for name, quantize in (("float", False), ("int8 (default)", None)):
+        encoder = load_encoder(None, home=home, quantize=quantize, show_progress=False)
+        encoder.encode_passages(texts[:8])
+        start = time.perf_counter()
+        encoder.encode_passages(texts)
+        rates[name] = len(texts) / (time.perf_counter() - start)
+        del encoder
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="what `policy-nlp run` ingests, e.g. ../shared/corpus/meiyu")
+    parser.add_argument("--baseline", type=Path, help="another checkout to run the same way, first")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from policy_nlp.classify.taxonomy import load_taxonomy
+    from policy_nlp.embed import ensure_converted
+
+    with tempfile.TemporaryDirectory(prefix="bench_run_") as tmp:
+        tmp = Path(tmp)
+        models = ensure_converted(tmp / "converted").parent
+        checkouts = ([args.baseline.resolve()] if args.baseline else []) + [REPO]
+        runs = [run_checkout(root, models, args.paths, tmp / f"home{n}") for n, root in enumerate(checkouts)]
+        from policy_nlp import Workspace
+
+        with Workspace(runs[-1]["home"]) as ws:
+            texts = [p.text for p in ws.store.iter_paragraphs()]
+        rates = encoder_rates(tmp / "converted", texts)
+        compared = None
+        if args.baseline:
+            theirs, ours = stored_themes(runs[0]["home"]), stored_themes(runs[-1]["home"])
+            compared = agreement(ours, theirs, list(load_taxonomy().ids))
+    print(f"{len(texts)} paragraphs (mean {np.mean([len(t) for t in texts]):.0f} characters), {os.cpu_count()} CPUs")
+    for r in runs:
+        print(f"policy-nlp run  {r['checkout']:40s} {r['seconds']:7.1f} s  {r['paragraphs_per_s']:6.1f} paragraphs/s  "
+              f"peak RSS {r['peak_rss_bytes'] / 2**30:.2f} GB")  # fmt: skip
+    if args.baseline:
+        print(f"run speed-up over the baseline: {runs[0]['seconds'] / runs[-1]['seconds']:.2f}x")
+    for name, rate in rates.items():
+        print(f"encoder alone   {name:40s} {rate:6.1f} paragraphs/s")
+    print(f"int8 / float encoder: {rates['int8 (default)'] / rates['float']:.2f}x")
+    if compared:
+        print(f"themes vs the baseline on {compared['paragraphs']} paragraphs: same theme set "
+              f"{compared['same_theme_set']:.3f}, per-theme decisions agree {compared['decisions_agree']:.4f}")
+    if args.json:
+        figures = {"runs": [{k: v for k, v in r.items() if k != "home"} for r in runs], "encoder_paragraphs_per_s": rates,
+                   "theme_agreement": compared}  # fmt: skip
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
