@@ -4,12 +4,13 @@ Each checkout (this one, and `--baseline DIR`, e.g. a worktree of an older commi
 `policy-nlp run --home NEW_HOME PATH` in a child process, one after the other, into a fresh home
 holding the converted model with its ONNX file already exported (conversion is not timed); the
 child's wall time and peak RSS (`wait4`) are printed. The encoder alone then embeds the same
-paragraphs in this process: the float model (the dequantised e5-small through sentence-transformers,
-the reference of bench_embed.py) and the default int8 ONNX path, with the ratio. When a baseline
+paragraphs in this process (`--encoder-sample` of them, evenly spaced): the float model (the
+dequantised e5-small through sentence-transformers, the reference of bench_embed.py) and the
+default int8 ONNX path, with the ratio. When a baseline
 ran, the themes both runs stored are compared paragraph by paragraph (by text hash). Usage:
 
     HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_run.py ../shared/corpus/meiyu \
-        [--baseline /tmp/base-main] [--json FILE]
+        [--baseline /tmp/base-main] [--encoder-sample 300] [--json FILE]
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ def child(args: list[str]) -> tuple[float, int, str]:
 
 
 def run_checkout(root: Path, models: Path, paths: list[str], home: Path) -> dict:
-    """Time `policy-nlp run` of the checkout `root` into `home` (given a copy of `models`)."""
+    """Time `policy-nlp run` of the checkout `root` into `home` (given a copy of `models`), print the figures."""
     shutil.copytree(models, home / "models")
     child([PREPARE, str(root), str(home)])  # the ONNX export of this checkout, untimed
     seconds, rss, stdout = child([CLI, str(root), "run", "--home", str(home), "--json", *paths])
     tagged = json.loads(stdout)["tagged"]
+    print(f"policy-nlp run  {str(root):40s} {seconds:7.1f} s  {tagged / seconds:6.1f} paragraphs/s  "
+          f"peak RSS {rss / 2**30:.2f} GB  ({tagged} paragraphs)", flush=True)  # fmt: skip
     return {"checkout": str(root), "seconds": seconds, "paragraphs": tagged, "paragraphs_per_s": tagged / seconds,
             "peak_rss_bytes": rss, "home": home}  # fmt: skip
 
@@ -93,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="what `policy-nlp run` ingests, e.g. ../shared/corpus/meiyu")
     parser.add_argument("--baseline", type=Path, help="another checkout to run the same way, first")
+    parser.add_argument("--encoder-sample", type=int, default=300, help="paragraphs the encoders alone embed")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -108,19 +112,17 @@ def main() -> None:
 
         with Workspace(runs[-1]["home"]) as ws:
             texts = [p.text for p in ws.store.iter_paragraphs()]
-        rates = encoder_rates(tmp / "converted", texts)
+        step = max(1, len(texts) // args.encoder_sample)
+        rates = encoder_rates(tmp / "converted", texts[::step][: args.encoder_sample])
         compared = None
         if args.baseline:
             theirs, ours = stored_themes(runs[0]["home"]), stored_themes(runs[-1]["home"])
             compared = agreement(ours, theirs, list(load_taxonomy().ids))
     print(f"{len(texts)} paragraphs (mean {np.mean([len(t) for t in texts]):.0f} characters), {os.cpu_count()} CPUs")
-    for r in runs:
-        print(f"policy-nlp run  {r['checkout']:40s} {r['seconds']:7.1f} s  {r['paragraphs_per_s']:6.1f} paragraphs/s  "
-              f"peak RSS {r['peak_rss_bytes'] / 2**30:.2f} GB")  # fmt: skip
     if args.baseline:
         print(f"run speed-up over the baseline: {runs[0]['seconds'] / runs[-1]['seconds']:.2f}x")
     for name, rate in rates.items():
-        print(f"encoder alone   {name:40s} {rate:6.1f} paragraphs/s")
+        print(f"encoder alone   {name:40s} {rate:6.1f} paragraphs/s  (every {step}th paragraph)")
     print(f"int8 / float encoder: {rates['int8 (default)'] / rates['float']:.2f}x")
     if compared:
         print(f"themes vs the baseline on {compared['paragraphs']} paragraphs: same theme set "

@@ -1,7 +1,8 @@
 """The ONNX Runtime int8 fast path: export a sentence-transformers BERT folder to ONNX once, int8-quantised.
 
 The graph takes ``ids`` and ``mask`` (int64 [batch, seq]) and returns ``emb``, the mean-pooled last
-hidden state (not normalised), and ``states``, the last hidden state itself (what the theme head reads). Weights are quantised to int8 per output channel by ONNX Runtime's
+hidden state (not normalised), and ``states``, the last hidden state itself (what the theme head
+reads in `run`'s shared pass). Weights are quantised to int8 per output channel by ONNX Runtime's
 dynamic quantisation (activations get a dynamic int8 scale per tensor at run time): mean cosine
 about 0.996 to the float model on e5-small. Only the int8 file is kept, in ``<model_dir>/onnx/``
 beside its ``manifest.json``.
@@ -49,7 +50,8 @@ def _export_float(model_dir: Path, dst: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():  # tracer warnings about Python control flow: harmless
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (ids, torch.ones_like(ids)), str(dst), input_names=["ids", "mask"],
-                          output_names=["emb", "states"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)  # fmt: skip
+                          output_names=["emb", "states"], dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=False)  # fmt: skip
 
 
 def _quantize(src: Path, dst: Path) -> None:
@@ -78,8 +80,9 @@ def ensure_onnx_int8(model_dir: Path) -> Path:
     import torch
 
     manifest = Manifest.new(ARTIFACT, model_id=model_dir.name, libraries=(torch, onnxruntime),
-                            settings={"file": INT8_FILENAME, "opset": OPSET, "inputs": ["ids", "mask"], "outputs": ["emb", "states"],
-                                      "pooling": "mean", "quantization": "dynamic int8, per channel"})  # fmt: skip
+                            settings={"file": INT8_FILENAME, "opset": OPSET, "inputs": ["ids", "mask"],
+                                      "outputs": ["emb", "states"], "pooling": "mean",
+                                      "quantization": "dynamic int8, per channel"})  # fmt: skip
     try:
         with locked(target.parent):
             if target.is_file():  # another process exported it while we waited
