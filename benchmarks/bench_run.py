@@ -1,7 +1,8 @@
 """`policy-nlp run` end to end beside the encoder alone: paragraphs/s, peak RSS, float/int8 ratio.
 
 Each checkout (this one, and `--baseline DIR`, e.g. a worktree of an older commit) runs
-`policy-nlp run --home NEW_HOME PATH` in a child process, one after the other, into a fresh home
+`policy-nlp run --home NEW_HOME PATH` in a child process, one after the other (or at the same time
+with `--together`, which favours the slower one, as the faster ends first), into a fresh home
 holding the converted model with its ONNX file already exported (conversion is not timed); the
 child's wall time and peak RSS (`wait4`) are printed. The encoder alone then embeds the same
 paragraphs in this process (`--encoder-sample` of them, evenly spaced): the float model (the
@@ -10,7 +11,7 @@ default int8 ONNX path, with the ratio. When a baseline
 ran, the themes both runs stored are compared paragraph by paragraph (by text hash). Usage:
 
     HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_run.py ../shared/corpus/meiyu \
-        [--baseline /tmp/base-main] [--encoder-sample 300] [--json FILE]
+        [--baseline /tmp/base-main] [--together] [--encoder-sample 300] [--json FILE]
 """
 
 from __future__ import annotations
@@ -34,23 +35,32 @@ PREPARE = ("import sys; sys.path.insert(0, sys.argv[1]); from policy_nlp.embed i
            "load_encoder(None, home=sys.argv[2], show_progress=False)")  # fmt: skip
 
 
-def child(args: list[str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes, stdout) of a Python child process."""
-    start = time.perf_counter()
+def start(args: list[str]) -> tuple[subprocess.Popen, float]:
+    """A Python child process (stdout piped) and the time it started."""
     proc = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return proc, time.perf_counter()
+
+
+def finish(proc: subprocess.Popen, started: float) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stdout) of a child once it ends."""
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{args[:2]} failed with exit code {proc.returncode}")
-    return time.perf_counter() - start, usage.ru_maxrss * 1024, stdout
+    return time.perf_counter() - started, usage.ru_maxrss * 1024, stdout
 
 
-def run_checkout(root: Path, models: Path, paths: list[str], home: Path) -> dict:
-    """Time `policy-nlp run` of the checkout `root` into `home` (given a copy of `models`), print the figures."""
+def start_run(root: Path, models: Path, paths: list[str], home: Path) -> tuple[subprocess.Popen, float]:
+    """Start `policy-nlp run` of the checkout `root` into `home`, given a copy of `models` (exported, untimed)."""
     shutil.copytree(models, home / "models")
-    child([PREPARE, str(root), str(home)])  # the ONNX export of this checkout, untimed
-    seconds, rss, stdout = child([CLI, str(root), "run", "--home", str(home), "--json", *paths])
+    finish(*start([PREPARE, str(root), str(home)]))
+    return start([CLI, str(root), "run", "--home", str(home), "--json", *paths])
+
+
+def run_figures(root: Path, home: Path, started: tuple[subprocess.Popen, float]) -> dict:
+    """The figures of a finished run (printed too). Exit code 1 only says a file was not ingested."""
+    seconds, rss, stdout = finish(*started)
+    if started[0].returncode not in (0, 1) or not stdout.strip():
+        raise SystemExit(f"policy-nlp run of {root} failed with exit code {started[0].returncode}")
     tagged = json.loads(stdout)["tagged"]
     print(f"policy-nlp run  {str(root):40s} {seconds:7.1f} s  {tagged / seconds:6.1f} paragraphs/s  "
           f"peak RSS {rss / 2**30:.2f} GB  ({tagged} paragraphs)", flush=True)  # fmt: skip
@@ -96,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="what `policy-nlp run` ingests, e.g. ../shared/corpus/meiyu")
     parser.add_argument("--baseline", type=Path, help="another checkout to run the same way, first")
+    parser.add_argument("--together", action="store_true", help="run the checkouts at the same time, not in turn")
     parser.add_argument("--encoder-sample", type=int, default=300, help="paragraphs the encoders alone embed")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -107,7 +118,13 @@ def main() -> None:
         tmp = Path(tmp)
         models = ensure_converted(tmp / "converted").parent
         checkouts = ([args.baseline.resolve()] if args.baseline else []) + [REPO]
-        runs = [run_checkout(root, models, args.paths, tmp / f"home{n}") for n, root in enumerate(checkouts)]
+        homes = [tmp / f"home{n}" for n in range(len(checkouts))]
+        if args.together:  # both at once: each slows the other, the one that ends first the least
+            started = [start_run(root, models, args.paths, home) for root, home in zip(checkouts, homes)]
+            runs = [run_figures(root, home, job) for root, home, job in zip(checkouts, homes, started)]
+        else:
+            runs = [run_figures(root, home, start_run(root, models, args.paths, home))
+                    for root, home in zip(checkouts, homes)]  # fmt: skip
         from policy_nlp import Workspace
 
         with Workspace(runs[-1]["home"]) as ws:
