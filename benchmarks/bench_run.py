@@ -41,26 +41,34 @@ def start(args: list[str]) -> tuple[subprocess.Popen, float]:
     return proc, time.perf_counter()
 
 
-def finish(proc: subprocess.Popen, started: float) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes, stdout) of a child once it ends."""
-    stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss * 1024, stdout
+def finish(*jobs: tuple[subprocess.Popen, float]) -> list[tuple[float, int, str]]:
+    """(wall seconds, peak RSS bytes, stdout) of each child, once all ended: polled together, so children
+    that run at the same time each get their own end time (their output is small: no pipe fills)."""
+    ended: dict[int, tuple[float, int, str]] = {}
+    while len(ended) < len(jobs):
+        for n, (proc, started) in enumerate(jobs):
+            if n not in ended and (found := os.wait4(proc.pid, os.WNOHANG))[0]:
+                proc.returncode = os.waitstatus_to_exitcode(found[1])
+                ended[n] = (time.perf_counter() - started, found[2].ru_maxrss * 1024, proc.stdout.read())
+        time.sleep(0.1)
+    return [ended[n] for n in range(len(jobs))]
 
 
-def start_run(root: Path, models: Path, paths: list[str], home: Path) -> tuple[subprocess.Popen, float]:
-    """Start `policy-nlp run` of the checkout `root` into `home`, given a copy of `models` (exported, untimed)."""
+def prepare(root: Path, models: Path, home: Path) -> None:
+    """A fresh `home` holding a copy of `models`, with the ONNX file of the checkout `root` exported."""
     shutil.copytree(models, home / "models")
-    finish(*start([PREPARE, str(root), str(home)]))
+    finish(start([PREPARE, str(root), str(home)]))
+
+
+def start_run(root: Path, paths: list[str], home: Path) -> tuple[subprocess.Popen, float]:
     return start([CLI, str(root), "run", "--home", str(home), "--json", *paths])
 
 
-def run_figures(root: Path, home: Path, started: tuple[subprocess.Popen, float]) -> dict:
+def run_figures(root: Path, home: Path, proc: subprocess.Popen, result: tuple[float, int, str]) -> dict:
     """The figures of a finished run (printed too). Exit code 1 only says a file was not ingested."""
-    seconds, rss, stdout = finish(*started)
-    if started[0].returncode not in (0, 1) or not stdout.strip():
-        raise SystemExit(f"policy-nlp run of {root} failed with exit code {started[0].returncode}")
+    seconds, rss, stdout = result
+    if proc.returncode not in (0, 1) or not stdout.strip():
+        raise SystemExit(f"policy-nlp run of {root} failed with exit code {proc.returncode}")
     tagged = json.loads(stdout)["tagged"]
     print(f"policy-nlp run  {str(root):40s} {seconds:7.1f} s  {tagged / seconds:6.1f} paragraphs/s  "
           f"peak RSS {rss / 2**30:.2f} GB  ({tagged} paragraphs)", flush=True)  # fmt: skip
@@ -119,12 +127,18 @@ def main() -> None:
         models = ensure_converted(tmp / "converted").parent
         checkouts = ([args.baseline.resolve()] if args.baseline else []) + [REPO]
         homes = [tmp / f"home{n}" for n in range(len(checkouts))]
+        for root, home in zip(checkouts, homes):
+            prepare(root, models, home)
         if args.together:  # both at once: each slows the other, the one that ends first the least
-            started = [start_run(root, models, args.paths, home) for root, home in zip(checkouts, homes)]
-            runs = [run_figures(root, home, job) for root, home, job in zip(checkouts, homes, started)]
+            jobs = [start_run(root, args.paths, home) for root, home in zip(checkouts, homes)]
+            results = finish(*jobs)
         else:
-            runs = [run_figures(root, home, start_run(root, models, args.paths, home))
-                    for root, home in zip(checkouts, homes)]  # fmt: skip
+            jobs, results = [], []
+            for root, home in zip(checkouts, homes):
+                jobs.append(start_run(root, args.paths, home))
+                results += finish(jobs[-1])
+        runs = [run_figures(root, home, job[0], result)
+                for root, home, job, result in zip(checkouts, homes, jobs, results)]  # fmt: skip
         from policy_nlp import Workspace
 
         with Workspace(runs[-1]["home"]) as ws:
