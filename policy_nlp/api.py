@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -354,16 +355,28 @@ class Workspace:
         return TagReport(doc, predictions, summarise(doc, predictions, theme_model.theme_ids_))
 
     def tag_store(self, *, model: str | Path | None = None, progress: bool | None = None) -> int:
-        """Tag every stored paragraph the model has not tagged yet; returns how many were tagged."""
+        """Tag every stored paragraph the model has not tagged yet; returns how many were tagged.
+
+        The shipped model reads the token states of the int8 pass that also caches each paragraph's
+        search vector (see ``shared_pass``), so the index update that follows encodes nothing again.
+        """
+        from .shared_pass import shared_pass
+
         theme_model = self.theme_model(model)
         model_id = _theme_model_id(model)
         todo = self.store.untagged_paragraph_ids(model_id)
-        for start in tqdm(range(0, len(todo), TAG_BATCH), desc="tagging", unit="batch", disable=_no_bar(progress, len(todo) // TAG_BATCH)):
-            ids = todo[start : start + TAG_BATCH]
-            texts = {p.para_id: p.text for p in self.store.iter_paragraphs(para_ids=ids)}
-            preds = predict(theme_model, [texts[i] for i in ids])
-            self.store.set_themes(model_id, dict(zip(ids, (p.scores for p in preds))),
-                                  dict(zip(ids, (p.themes for p in preds))))  # fmt: skip
+        shared = shared_pass(self.home, theme_model) if todo else None
+        tag = shared.predict if shared else partial(predict, theme_model)
+        try:
+            for start in tqdm(range(0, len(todo), TAG_BATCH), desc="tagging", unit="batch", disable=_no_bar(progress, len(todo) // TAG_BATCH)):
+                ids = todo[start : start + TAG_BATCH]
+                texts = {p.para_id: p.text for p in self.store.iter_paragraphs(para_ids=ids)}
+                preds = tag([texts[i] for i in ids])
+                self.store.set_themes(model_id, dict(zip(ids, (p.scores for p in preds))),
+                                      dict(zip(ids, (p.themes for p in preds))))  # fmt: skip
+        finally:
+            if shared:
+                shared.close()
         return len(todo)
 
     def suggest_labels(self, n: int = 20, *, model: str | Path | None = None) -> list[dict[str, object]]:

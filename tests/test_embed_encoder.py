@@ -94,7 +94,7 @@ def test_the_onnx_export_is_reused(onnx_encoder, e5_model_dir, monkeypatch):
     from policy_nlp.embed import onnx_export
 
     path = onnx_export.ensure_onnx_int8(e5_model_dir)
-    assert path == e5_model_dir / "onnx" / "model.int8.onnx"
+    assert path == e5_model_dir / "onnx" / onnx_export.INT8_FILENAME
     assert sorted(p.name for p in path.parent.iterdir()) == ["manifest.json", path.name]  # no float graph
     assert not [p for p in e5_model_dir.iterdir() if p.name.startswith(".onnx")]  # no temp folder or lock left
     manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))

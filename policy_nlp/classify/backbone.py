@@ -28,20 +28,31 @@ class Backbone:
     """The converted e5 model and a cache of token states, keyed by (text, max_length, layer)."""
 
     def __init__(self, model_dir: Path, sha256: str | None):
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         self.model_dir = Path(model_dir)
         self.sha256 = sha256
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-        self.hidden = int(self.model.config.hidden_size)
-        self.n_layers = int(self.model.config.num_hidden_layers)
+        config = AutoConfig.from_pretrained(str(self.model_dir), local_files_only=True)
+        self.hidden = int(config.hidden_size)
+        self.n_layers = int(config.num_hidden_layers)
+        self._model = None
         self._cache: dict[tuple[str, int, int], object] = {}
         self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        """The float encoder, loaded on first use: a theme model fed token states computed elsewhere never loads it."""
+        with self._lock:
+            if self._model is None:
+                from transformers import AutoModel
+
+                self._model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True).eval()
+                for p in self._model.parameters():
+                    p.requires_grad_(False)
+        return self._model
 
     def states(self, texts: Sequence[str], max_length: int, *, cache: bool = False, layer: int | None = None) -> list:
         """Token states after `layer` (default: the last), one (tokens, hidden) float32 tensor per text."""

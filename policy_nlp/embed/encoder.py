@@ -36,7 +36,7 @@ def length_batches(lengths: list[int], max_tokens: int, max_batch: int) -> list[
     return batches
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -144,7 +144,7 @@ def load_encoder(
     from policy_nlp.embed.convert import ensure_converted
 
     hf_logging.disable_progress_bar()  # the encoder shows its own progress; weight loading is quick
-    torch.set_num_threads(_cpu_count())
+    torch.set_num_threads(cpu_count())
     default = name is None or name in DEFAULT_NAMES
     if quantize is None:
         quantize = (ONNX if _onnxruntime_available() else True) if default else False
@@ -155,9 +155,9 @@ def load_encoder(
             raise ModelError(f"the ONNX int8 path is only for the embedded default 'e5-small', not '{name}'")
         if not _onnxruntime_available():
             raise ModelError("the ONNX int8 path needs onnxruntime: pip install onnxruntime")
-        from policy_nlp.embed.onnx_export import OnnxInt8Model
+        from policy_nlp.embed.onnx_export import onnx_int8_model
 
-        model = OnnxInt8Model(ensure_converted(home), threads=_cpu_count())
+        model = onnx_int8_model(ensure_converted(home), cpu_count())
         model_id = DEFAULT_MODEL_ID + ONNX_INT8_SUFFIX
         return Encoder(model, model_id=model_id, prompts=prompts, show_progress=show_progress)
     if default:
