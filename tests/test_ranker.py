@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from policy_nlp.search.evaluate import Judged
-from policy_nlp.search.ranker import FEATURES, LinearRanker, PairwiseRanker, candidate_features
-from policy_nlp.search.tune import select_ranker
+from policy_nlp.search.fusion import shipped_config
+from policy_nlp.search.ranker import FEATURES, RANKER, LinearRanker, PairwiseRanker, candidate_features
+from policy_nlp.search.tune import RERANK_DEPTH, select_ranker
 
 TEXTS = {1: "全面推行县管校聘改革，教师交流轮岗。", 2: "加强校园安全管理，开展防溺水教育。", 3: "县域教师队伍建设"}
 HEADINGS = {1: "三、深化教师管理改革 县管校聘", 2: "四、校园安全", 3: ""}
@@ -74,3 +75,9 @@ def test_select_ranker_prefers_the_reranker_when_coverage_decides_relevance():
     queries = [Judged(f"q{n}", "县管校聘", "phrase", "tune", {i: 2 for i in texts if i % 3 == 0}) for n in range(5)]
     chosen, cv = select_ranker(queries, {q.qid: runs_one for q in queries}, texts, headings)
     assert chosen is not None and cv[f"reranker C={chosen}"] == 1.0 > cv["fusion"]
+
+
+def test_the_shipped_reranker_is_the_one_cross_validation_chose():
+    selection = shipped_config()["ranker_selection"]["cv_ndcg10"]
+    assert RANKER is not None and RANKER.features == list(FEATURES) and RANKER.depth == RERANK_DEPTH
+    assert max(v for k, v in selection.items() if k.startswith("reranker")) > selection["fusion"]

@@ -105,17 +105,20 @@ def select_ranker(queries: Sequence[Judged], runs: dict[str, Runs], texts: dict[
         results["fusion"] += [ndcg([i for i, _ in fusion.fuse(q.query, runs[q.qid])], q.grades) for q in test]
         for c in C_GRID:
             ranker = fit_ranker(train, runs, fusion, texts, headings, c)
-            results[f"reranker C={c}"] += [ndcg([i for i, _ in _rerank(ranker, fusion, q, runs, texts, headings)],
-                                                q.grades) for q in test]  # fmt: skip
+            results[f"reranker C={c}"] += [ndcg(_ranking(ranker, fusion, q, runs, texts, headings), q.grades)
+                                           for q in test]  # fmt: skip
     cv = {name: round(float(np.mean(v)), 4) for name, v in results.items()}
     best = max(C_GRID, key=lambda c: cv[f"reranker C={c}"])
     return (best if cv[f"reranker C={best}"] > cv["fusion"] else None), cv
 
 
-def _rerank(ranker: LinearRanker, fusion: Fusion, q: Judged, runs: dict[str, Runs], texts: dict[int, str],
-            headings: dict[int, str]) -> list[tuple[int, float]]:  # fmt: skip
+def _ranking(ranker: LinearRanker | None, fusion: Fusion, q: Judged, runs: dict[str, Runs], texts: dict[int, str],
+             headings: dict[int, str]) -> list[int]:  # fmt: skip
+    """The default search's ranking of a judged query: fusion, then the reranker when there is one."""
     fused = fusion.fuse(q.query, runs[q.qid])
-    return ranker.rerank(q.query, fused, runs[q.qid], texts, headings, fusion.kind(q.query) == "paragraph")
+    if ranker is not None:
+        fused = ranker.rerank(q.query, fused, runs[q.qid], texts, headings, fusion.kind(q.query) == "paragraph")
+    return [i for i, _ in fused]
 
 
 def fit_relevance(queries: Sequence[Judged], ranked: dict[str, list[int]], runs: dict[str, Runs], fusion: Fusion,
@@ -169,7 +172,7 @@ def signal_runs(engine: SearchEngine, queries: Sequence[Judged], depth: int = CA
 
 
 def fit(home: Path, queries: Path) -> dict[str, object]:
-    """Fit fusion and relevance model on the tuning half of `queries` over the store and indexes in `home`."""
+    """Fit fusion, reranker and relevance model on the tuning half of `queries` over the store and indexes in `home`."""
     from ..api import Workspace
 
     with Workspace(home) as ws:
@@ -182,8 +185,7 @@ def fit(home: Path, queries: Path) -> dict[str, object]:
     fusion = fit_fusion(tune, runs, PARAGRAPH_CHARS)
     c, cv = select_ranker(tune, runs, texts, headings)
     ranker = fit_ranker(tune, runs, fusion, texts, headings, c) if c is not None else None
-    ranked = {q.qid: [i for i, _ in (_rerank(ranker, fusion, q, runs, texts, headings) if ranker
-                                     else fusion.fuse(q.query, runs[q.qid]))] for q in tune + heldout}  # fmt: skip
+    ranked = {q.qid: _ranking(ranker, fusion, q, runs, texts, headings) for q in tune + heldout}
     relevance = fit_relevance(tune, ranked, runs, fusion, texts)
     base_rate = float(relevance_data(tune, ranked, runs, fusion, texts)[1].mean())
     return {"fitted_on": f"{queries.name}, split = tune ({len(tune)} queries)",
@@ -194,7 +196,7 @@ def fit(home: Path, queries: Path) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="fit the default search's fusion and relevance model on the "
+    parser = argparse.ArgumentParser(description="fit the default search's fusion, reranker and relevance model on the "
                                                  "tuning half and write them where the package reads them")  # fmt: skip
     parser.add_argument("--home", required=True, help="a home holding corpus/seeds and ../shared/corpus/meiyu, indexed")
     parser.add_argument("--queries", default=str(DEFAULT_QUERIES))
