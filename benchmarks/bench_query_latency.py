@@ -1,6 +1,7 @@
 """Latency of one default (hybrid) query with every signal on, at 100k paragraphs: query encoding (e5 int8 ONNX),
-FAISS flat search, BM25 over jieba words, BM25 over character uni+bigrams, weighted RRF, and the relevance
-estimate of the top 10 — everything `policy-nlp search` does except reading the hits' rows from SQLite.
+FAISS flat search, BM25 over jieba words, BM25 over character uni+bigrams, weighted RRF, the learned reranking of
+the fused top 50 and the relevance estimate of the top 10 — everything `policy-nlp search` does except reading
+rows from SQLite (the hits' rows and the reranked candidates' texts; here the texts come from memory).
 
 Paragraphs are made of 2-6 sentences sampled (fixed seed) from the seed reports and, when it is there,
 ../shared/corpus/meiyu (read at run time, never stored); vectors are random unit vectors (a flat search costs the
@@ -34,6 +35,7 @@ from policy_nlp.search.engine import CANDIDATES, SearchEngine  # noqa: E402
 from policy_nlp.search.evaluate import DEFAULT_QUERIES  # noqa: E402
 from policy_nlp.search.fusion import FUSION  # noqa: E402
 from policy_nlp.search.indexes import Indexes  # noqa: E402
+from policy_nlp.search.ranker import RANKER  # noqa: E402
 from policy_nlp.search.relevance import RELEVANCE, features  # noqa: E402
 from policy_nlp.search.tokenize import ANALYZERS  # noqa: E402
 
@@ -76,7 +78,8 @@ def main() -> None:
     print(f"built {args.size:,} paragraphs in {time.perf_counter() - start:.0f} s")
     engine = SearchEngine(None, indexes, encoder)  # no store: the hits' rows are not read
     queries = [json.loads(line) for line in DEFAULT_QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    stages = ("encode", "dense", "bm25", "chars", "fuse+relevance")
+    stages = ("encode", "dense", "bm25", "chars", "fuse+rerank+relevance")
+    headings = dict.fromkeys(texts, "")
     times: dict[str, list[list[float]]] = {}  # query kind -> one row of stage times (ms) per query
     for repeat in range(2):  # the first pass warms caches; the second is timed
         for q in queries:
@@ -89,7 +92,10 @@ def main() -> None:
             for name in ("bm25", "chars"):
                 runs[name] = engine.signal(query, name, depth=CANDIDATES)
                 marks.append(time.perf_counter())
-            fused = FUSION.fuse(query, runs)[:K]
+            fused = FUSION.fuse(query, runs)
+            if RANKER is not None:
+                fused = RANKER.rerank(query, fused, runs, texts, headings, FUSION.kind(query) == "paragraph")
+            fused = fused[:K]
             RELEVANCE.predict(features(query, [i for i, _ in fused], runs, texts, FUSION))
             marks.append(time.perf_counter())
             if repeat:

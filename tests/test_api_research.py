@@ -73,7 +73,7 @@ def test_paragraph_embeddings_are_the_index_vectors(ws):
 def test_per_query_search_scores_average_to_the_overall_evaluation(ws):
     per_query = ws.evaluate_search_per_query()
     groups = ws.evaluate_search().groups
-    assert per_query["qid"].nunique() == 59 and set(per_query["split"]) == {"tune", "heldout"}
+    assert per_query["qid"].nunique() == 104 and set(per_query["split"]) == {"tune", "heldout"}
     for split in ("tune", "heldout"):
         for system, scores in groups[split].items():
             rows = per_query[(per_query["mode"] == system) & (per_query["split"] == split)]

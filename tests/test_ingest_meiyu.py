@@ -145,8 +145,10 @@ def test_title_only_file_note_is_shown_on_ingest(meiyu_dir, tmp_path, capsys):
 
 
 def test_labelled_and_judged_paragraphs_are_found(meiyu_dir, seed_path):
-    """Every (doc_id, text_hash) the labels and judged queries were made on comes back from a fresh ingest."""
+    """Every (doc_id, text_hash) the labels and judged queries were made on comes back from a fresh ingest
+    (`policy-nlp ingest ../shared/corpus/meiyu` takes the folder's README.md too: its paragraphs were pooled and judged)."""
     paths = [seed_path(prefix) for prefix in ("000", "001", "003", "004")] + sorted(meiyu_dir.glob("P*.txt"))
+    paths.append(meiyu_dir / "README.md")
     found = {(doc.doc_id, p.text_hash) for doc in map(ingest_file, paths) for p in doc.paragraphs}
     rows = [json.loads(line) for line in shipped("data", "labels", "meiyu.jsonl").read_text(encoding="utf-8").splitlines()]
     queries = shipped("data", "eval", "search_queries.jsonl").read_text(encoding="utf-8").splitlines()

@@ -25,6 +25,7 @@ from .filters import Filters
 from .fusion import FUSION, Fusion
 from .backends import SearchBackend
 from .indexes import encoder_for, load
+from .ranker import RANKER, LinearRanker
 from .relevance import RELEVANCE, RelevanceModel, features
 from .tokenize import tokenize
 
@@ -95,9 +96,9 @@ class SearchEngine:
     """Searches the paragraphs of one store with its indexes; encoder loaded on the first dense query."""
 
     def __init__(self, store: CorpusStore, indexes: SearchBackend, encoder: Encoder | None = None, *,
-                 home: Path | None = None, fusion: Fusion = FUSION,
-                 relevance: RelevanceModel | None = RELEVANCE) -> None:  # fmt: skip
-        self.store, self.indexes, self.fusion, self.relevance = store, indexes, fusion, relevance
+                 home: Path | None = None, fusion: Fusion = FUSION, relevance: RelevanceModel | None = RELEVANCE,
+                 ranker: LinearRanker | None = RANKER) -> None:  # fmt: skip
+        self.store, self.indexes, self.fusion, self.relevance, self.ranker = store, indexes, fusion, relevance, ranker
         self._encoder, self._home = encoder, home
         self._checked: tuple[tuple[int, int], bool] | None = None  # (store version, whether the index holds removed ids)
 
@@ -154,8 +155,14 @@ class SearchEngine:
         if mode != "hybrid":
             return self.signal(query, mode, depth=depth, allowed=allowed, filters=native), {}
         runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed, filters=native)
-                for name in self.fusion.signals}
-        return self.fusion.fuse(query, runs)[:depth], runs
+                for name in sorted(set(self.fusion.signals) | set(self.ranker.signals if self.ranker else ()))}
+        fused = self.fusion.fuse(query, runs)
+        if self.ranker is not None:
+            head = list(self.store.iter_paragraphs(para_ids=[i for i, _ in fused[: self.ranker.depth]]))
+            fused = self.ranker.rerank(query, fused, runs, {p.para_id: p.text for p in head},
+                                       {p.para_id: " ".join(p.section_path) for p in head},
+                                       pasted=self.fusion.kind(query) == "paragraph")  # fmt: skip
+        return fused[:depth], runs
 
     def signal(self, query: str, name: str, *, depth: int = CANDIDATES, allowed: np.ndarray | None = None,
                filters: Filters | None = None) -> list[tuple[int, float]]:  # fmt: skip

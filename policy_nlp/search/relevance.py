@@ -8,11 +8,11 @@ below `threshold` a hit is a weak match, and when every hit is weak there is no 
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .fusion import Fusion, shipped_config
+from .ranker import coverage, normalise
 from .tokenize import char_bigrams, tokenize
 
 FEATURES = ("dense_cosine", "bigram_coverage", "word_coverage", "is_paragraph", "paragraph_bigram_coverage")
@@ -56,9 +56,7 @@ def features(query: str, para_ids: Sequence[int], runs: dict[str, Sequence[tuple
     is_paragraph = float(fusion.kind(query) == "paragraph")
     rows = []
     for para_id in para_ids:
-        text = unicodedata.normalize("NFKC", texts[para_id]).lower()
-        bigram_share = sum(b in text for b in bigrams) / len(bigrams) if bigrams else 0.0
-        word_share = sum(w in text for w in words) / len(words) if words else 0.0
+        bigram_share, word_share = coverage(normalise(texts[para_id]), bigrams, words)
         rows.append([dense.get(para_id, dense_floor), bigram_share, word_share, is_paragraph, is_paragraph * bigram_share])
     return rows
 

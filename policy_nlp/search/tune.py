@@ -1,7 +1,9 @@
-"""Fitting the default search on the tuning half of the judged queries: fusion weights per query kind, and the
-relevance model that turns a hit's signals into a calibrated probability.
+"""Fitting the default search on the tuning half of the judged queries: fusion weights per query kind, the
+reranker over the fused candidates, and the relevance model that turns a hit's signals into a calibrated
+probability.
 
-Only queries with `split == "tune"` are read here; the held-out half stays for reporting.
+Only queries with `split == "tune"` are read here; the held-out half stays for reporting. Whether the
+reranker is used, and its regularisation, are chosen by cross-validation over the tuning queries.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 from .engine import CANDIDATES, SearchEngine
 from .evaluate import DEFAULT_QUERIES, Judged, judged_in_store, ndcg
 from .fusion import FUSION_FILE, Fusion
+from .ranker import FEATURES as RANKER_FEATURES
+from .ranker import LinearRanker, PairwiseRanker, candidate_features
 from .relevance import FEATURES, RelevanceModel, features
 
 Runs = dict[str, list[tuple[int, float]]]  # signal name -> [(id, score)] best first
@@ -25,6 +29,10 @@ K_GRID = (10, 30, 60)
 #: Candidates per query the relevance model learns from (the fused top 20).
 RELEVANCE_DEPTH = 20
 SIGNALS = ("dense", "bm25", "chars")
+#: The reranker reorders the fused top this many; its regularisation is chosen from `C_GRID` by `FOLDS`-fold CV.
+RERANK_DEPTH = 50
+C_GRID = (0.003, 0.01, 0.03, 0.1)
+FOLDS = 5
 #: Queries of at least this many characters are pasted paragraphs (the set's phrases have ≤ 13, its paragraphs ≥ 92).
 PARAGRAPH_CHARS = 30
 
@@ -63,15 +71,66 @@ def _mean_ndcg(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion)
     return float(np.mean([ndcg([i for i, _ in fusion.fuse(q.query, runs[q.qid])], q.grades) for q in queries]))
 
 
-def fit_relevance(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
+def ranker_data(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion, texts: dict[int, str],
+                headings: dict[int, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+    """Features, grades (unjudged = 0) and query ids of each query's fused top `RERANK_DEPTH`."""
+    rows, grades, groups = [], [], []
+    for q in queries:
+        head = [i for i, _ in fusion.fuse(q.query, runs[q.qid])[:RERANK_DEPTH]]
+        rows.append(candidate_features(q.query, head, runs[q.qid], texts, headings, fusion.kind(q.query) == "paragraph"))
+        grades += [q.grades.get(i, 0) for i in head]
+        groups += [q.qid] * len(head)
+    return np.concatenate(rows), np.asarray(grades), groups
+
+
+def fit_ranker(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
+               texts: dict[int, str], headings: dict[int, str], C: float) -> LinearRanker:  # fmt: skip
+    """The pairwise ranker fitted on `queries`' fused candidates."""
+    model = PairwiseRanker(C=C).fit(*ranker_data(queries, runs, fusion, texts, headings))
+    return LinearRanker(coef=[float(c) for c in model.coef_], depth=RERANK_DEPTH, features=list(RANKER_FEATURES))
+
+
+def select_ranker(queries: Sequence[Judged], runs: dict[str, Runs], texts: dict[int, str],
+                  headings: dict[int, str]) -> tuple[float | None, dict[str, float]]:  # fmt: skip
+    """The C whose fusion + reranker has the best cross-validated nDCG@10, or None when fusion alone does better.
+
+    Folds are queries in turn (query i goes to fold i mod `FOLDS`); in each fold the fusion weights are refitted
+    on the other folds too, so no figure was fitted on the query it scores. Returns the choice and the CV figures.
+    """
+    results: dict[str, list[float]] = {"fusion": [], **{f"reranker C={c}": [] for c in C_GRID}}
+    for fold in range(FOLDS):
+        test = [q for n, q in enumerate(queries) if n % FOLDS == fold]
+        train = [q for n, q in enumerate(queries) if n % FOLDS != fold]
+        fusion = fit_fusion(train, runs, PARAGRAPH_CHARS)
+        results["fusion"] += [ndcg([i for i, _ in fusion.fuse(q.query, runs[q.qid])], q.grades) for q in test]
+        for c in C_GRID:
+            ranker = fit_ranker(train, runs, fusion, texts, headings, c)
+            results[f"reranker C={c}"] += [ndcg(_ranking(ranker, fusion, q, runs, texts, headings), q.grades)
+                                           for q in test]  # fmt: skip
+    cv = {name: round(float(np.mean(v)), 4) for name, v in results.items()}
+    best = max(C_GRID, key=lambda c: cv[f"reranker C={c}"])
+    return (best if cv[f"reranker C={best}"] > cv["fusion"] else None), cv
+
+
+def _ranking(ranker: LinearRanker | None, fusion: Fusion, q: Judged, runs: dict[str, Runs], texts: dict[int, str],
+             headings: dict[int, str]) -> list[int]:  # fmt: skip
+    """The default search's ranking of a judged query: fusion, then the reranker when there is one."""
+    fused = fusion.fuse(q.query, runs[q.qid])
+    if ranker is not None:
+        fused = ranker.rerank(q.query, fused, runs[q.qid], texts, headings, fusion.kind(q.query) == "paragraph")
+    return [i for i, _ in fused]
+
+
+def fit_relevance(queries: Sequence[Judged], ranked: dict[str, list[int]], runs: dict[str, Runs], fusion: Fusion,
                   texts: dict[int, str]) -> RelevanceModel:  # fmt: skip
-    """Logistic regression of "judged relevant (grade ≥ 1)" on the features of each query's fused top 20.
+    """Logistic regression of "judged relevant (grade ≥ 1)" on the features of each query's top 20 (`ranked`:
+    qid -> the default search's ranking).
 
     Unjudged candidates count as not relevant. The weak-match threshold maximises F1 on the same candidates.
     """
     from sklearn.linear_model import LogisticRegression
 
-    x, y = relevance_data(queries, runs, fusion, texts)
+    x, y = relevance_data(queries, ranked, runs, fusion, texts)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     p = model.predict_proba(x)[:, 1]
     threshold = max(np.unique(np.round(p, 3)), key=lambda t: _f1(p >= t, y == 1))
@@ -79,14 +138,14 @@ def fit_relevance(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusi
                           threshold=float(threshold), features=list(FEATURES))  # fmt: skip
 
 
-def relevance_data(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
+def relevance_data(queries: Sequence[Judged], ranked: dict[str, list[int]], runs: dict[str, Runs], fusion: Fusion,
                    texts: dict[int, str]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Features and 0/1 labels (judged grade ≥ 1) of each query's fused top `RELEVANCE_DEPTH`."""
+    """Features and 0/1 labels (judged grade ≥ 1) of each query's top `RELEVANCE_DEPTH` in `ranked`."""
     rows, labels = [], []
     for q in queries:
-        fused = fusion.fuse(q.query, runs[q.qid])[:RELEVANCE_DEPTH]
-        rows += features(q.query, [i for i, _ in fused], runs[q.qid], texts, fusion)
-        labels += [int(q.grades.get(i, 0) > 0) for i, _ in fused]
+        top = ranked[q.qid][:RELEVANCE_DEPTH]
+        rows += features(q.query, top, runs[q.qid], texts, fusion)
+        labels += [int(q.grades.get(i, 0) > 0) for i in top]
     return np.asarray(rows, dtype=float), np.asarray(labels)
 
 
@@ -113,7 +172,7 @@ def signal_runs(engine: SearchEngine, queries: Sequence[Judged], depth: int = CA
 
 
 def fit(home: Path, queries: Path) -> dict[str, object]:
-    """Fit fusion and relevance model on the tuning half of `queries` over the store and indexes in `home`."""
+    """Fit fusion, reranker and relevance model on the tuning half of `queries` over the store and indexes in `home`."""
     from ..api import Workspace
 
     with Workspace(home) as ws:
@@ -122,16 +181,22 @@ def fit(home: Path, queries: Path) -> dict[str, object]:
         heldout = [q for q in judged if q.split == "heldout" and q.relevant]
         runs = signal_runs(ws.engine, tune + heldout)
     texts = {p.para_id: p.text for p in paragraphs}
+    headings = {p.para_id: " ".join(p.section_path) for p in paragraphs}
     fusion = fit_fusion(tune, runs, PARAGRAPH_CHARS)
-    relevance = fit_relevance(tune, runs, fusion, texts)
-    base_rate = float(relevance_data(tune, runs, fusion, texts)[1].mean())
+    c, cv = select_ranker(tune, runs, texts, headings)
+    ranker = fit_ranker(tune, runs, fusion, texts, headings, c) if c is not None else None
+    ranked = {q.qid: _ranking(ranker, fusion, q, runs, texts, headings) for q in tune + heldout}
+    relevance = fit_relevance(tune, ranked, runs, fusion, texts)
+    base_rate = float(relevance_data(tune, ranked, runs, fusion, texts)[1].mean())
     return {"fitted_on": f"{queries.name}, split = tune ({len(tune)} queries)",
-            "fusion": fusion.to_dict(), "relevance": relevance.to_dict(),
-            "relevance_heldout": calibration(relevance, *relevance_data(heldout, runs, fusion, texts), base_rate)}
+            "fusion": fusion.to_dict(), "ranker": ranker.to_dict() if ranker else None,
+            "ranker_selection": {"folds": FOLDS, "cv_ndcg10": cv}, "relevance": relevance.to_dict(),
+            "relevance_heldout": calibration(relevance, *relevance_data(heldout, ranked, runs, fusion, texts),
+                                                      base_rate)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="fit the default search's fusion and relevance model on the "
+    parser = argparse.ArgumentParser(description="fit the default search's fusion, reranker and relevance model on the "
                                                  "tuning half and write them where the package reads them")  # fmt: skip
     parser.add_argument("--home", required=True, help="a home holding corpus/seeds and ../shared/corpus/meiyu, indexed")
     parser.add_argument("--queries", default=str(DEFAULT_QUERIES))
