@@ -115,11 +115,11 @@ class SearchEngine:
         return self._encoder
 
     def search(self, query: str, *, k: int = 10, mode: str = DEFAULT_MODE, filters: Filters | None = None,
-               group: bool = True) -> list[Hit]:  # fmt: skip
-        """The top ``k`` results for a phrase or a pasted paragraph."""
+               group: bool = True, ann: dict[str, int] | None = None) -> list[Hit]:  # fmt: skip
+        """The top ``k`` results for a phrase or a pasted paragraph; ``ann`` overrides the dense search breadth."""
         if not query.strip():
             raise ConfigError("the query is empty: type some words or paste a paragraph")
-        ranked, runs = self._rank(query, mode, filters, max(CANDIDATES, 3 * k))
+        ranked, runs = self._rank(query, mode, filters, max(CANDIDATES, 3 * k), ann)
         return self._hits(query, ranked, runs, k=k, group=group)
 
     def search_page(self, query: str, *, k: int = 10, offset: int = 0, mode: str = DEFAULT_MODE,
@@ -140,8 +140,8 @@ class SearchEngine:
         """(paragraph id, score) best first, up to ``depth`` of them: the ranking before grouping."""
         return self._rank(query, mode, filters, depth)[0]
 
-    def _rank(self, query: str, mode: str, filters: Filters | None,
-              depth: int) -> tuple[list[tuple[int, float]], dict[str, list[tuple[int, float]]]]:  # fmt: skip
+    def _rank(self, query: str, mode: str, filters: Filters | None, depth: int,
+              ann: dict[str, int] | None = None) -> tuple[list[tuple[int, float]], dict[str, list[tuple[int, float]]]]:
         """The ranking and, in hybrid mode, the signal rankings it fused."""
         if mode not in MODES:
             raise ConfigError(f"unknown search mode '{mode}': choose {', '.join(MODES)}")
@@ -149,16 +149,20 @@ class SearchEngine:
         if allowed is not None and not len(allowed):
             return [], {}
         if mode != "hybrid":
-            return self.signal(query, mode, depth=depth, allowed=allowed), {}
-        runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed)
+            return self.signal(query, mode, depth=depth, allowed=allowed, ann=ann), {}
+        runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed, ann=ann)
                 for name in self.fusion.signals}
         return self.fusion.fuse(query, runs)[:depth], runs
 
-    def signal(self, query: str, name: str, *, depth: int = CANDIDATES,
-               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
-        """One signal's ranking, (paragraph id, score) best first: `dense`, `bm25` (words) or `chars`."""
+    def signal(self, query: str, name: str, *, depth: int = CANDIDATES, allowed: np.ndarray | None = None,
+               ann: dict[str, int] | None = None) -> list[tuple[int, float]]:  # fmt: skip
+        """One signal's ranking, (paragraph id, score) best first: `dense`, `bm25` (words) or `chars`.
+
+        ``ann``: search breadth of the dense index (``nprobe``, ``ef_search``) for this query.
+        """
         if name == "dense":
-            scores, ids = self.dense.search(self.encoder.encode_queries([query]), depth, allowed_ids=allowed)
+            scores, ids = self.dense.search(self.encoder.encode_queries([query]), depth, allowed_ids=allowed,
+                                            **(ann or {}))
             keep = ids[0] >= 0
             return list(zip(ids[0][keep].tolist(), scores[0][keep].tolist()))
         index = self.indexes.words if name == "bm25" else self.indexes.chars

@@ -99,7 +99,7 @@ def _embed(encoder: Encoder, home: Path, texts: list[str]) -> np.ndarray:
         return embed_passages_cached(encoder, texts, cache)
 
 
-def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str = "flat",
+def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str = "auto",
           show_progress: bool = True) -> IndexReport:  # fmt: skip
     """Embed every paragraph and write both indexes from scratch."""
     encoder = load_encoder(model, home=home, show_progress=show_progress)
@@ -115,7 +115,7 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
         words = BM25Index.build(np.asarray(ids, np.int64), texts)
         chars = BM25Index.build(np.asarray(ids, np.int64), texts, analyzer="chars")
         Indexes(dense, words, chars).save(home)
-    return IndexReport(encoder.model_id, kind, len(ids), len(dense), added=len(ids))
+    return IndexReport(encoder.model_id, dense.kind, len(ids), len(dense), added=len(ids))
 
 
 def exists(home: Path) -> bool:
