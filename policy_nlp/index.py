@@ -28,6 +28,7 @@ REPAIR_HINT = "run `policy-nlp index update` to repair it"
 HNSW_M = 32
 HNSW_EF_SEARCH = 64
 IVF_NPROBE = 32
+IVF_PROBE_SHARE = 16  # a new IVF index scans 1 / IVF_PROBE_SHARE of its lists by default
 PQ_DIMS_PER_CODE = 4  # ivfpq: a 4-bit code per 4 dimensions, 48 bytes per 384-d vector
 IVFPQ_MIN_TRAIN = 10_000  # below this, exact search is fast anyway and IVF training is unreliable
 IVF_MIN_TRAIN = IVFPQ_MIN_TRAIN
@@ -75,7 +76,8 @@ class VectorIndex:
                 index.train(_training_sample(index, vectors))
         except RuntimeError as exc:
             raise ConfigError(f"cannot build a {kind!r} index from {len(vectors)} paragraphs: {exc}") from exc
-        built = cls(index, model_id=model_id, kind=kind, factory=factory, search_params=search_params)
+        built = cls(index, model_id=model_id, kind=kind, factory=factory,
+                    search_params={**_default_breadth(index), **(search_params or {})})
         built._check_params(built.search_params)
         built.add(ids, vectors)
         built.corpus_fingerprint = corpus_fingerprint
@@ -308,6 +310,13 @@ def _factory_for(kind: str, n: int, dim: int) -> str:
     if dim % PQ_DIMS_PER_CODE:
         raise ConfigError(f"the ivfpq index needs a dimension divisible by {PQ_DIMS_PER_CODE}, got {dim}")
     return f"IVF{_nlist(n, 4)},PQ{dim // PQ_DIMS_PER_CODE}x4fs"  # 4-bit fast-scan PQ: trains and scans fast
+
+
+def _default_breadth(index: faiss.Index) -> dict[str, int]:
+    """The search breadth a new index is saved with: IVF scans 1/16 of its lists (at least `IVF_NPROBE`), which
+    held recall@10 >= 0.95 on realistic vectors (`benchmarks/tune_ann.py`, seed 0); others their kind's default."""
+    ivf = faiss.try_extract_index_ivf(index)
+    return {"nprobe": max(IVF_NPROBE, math.ceil(ivf.nlist / IVF_PROBE_SHARE))} if ivf is not None else {}
 
 
 def _nlist(n: int, per_sqrt: int) -> int:

@@ -158,14 +158,15 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: str | Path, analyzer: str = "words") -> BM25Index:
-        """Load a saved index; refuse one made by another analyzer or with other tokenizer settings."""
+        """Load a saved index, its arrays memory-mapped (read from disk as queries touch them); refuse one made
+        by another analyzer or with other tokenizer settings."""
         directory = Path(directory)
         try:
             manifest = read_manifest(directory, ARTIFACT, legacy=_manifest_v1)
-            ids, tokens, offsets = (np.load(directory / name, allow_pickle=False)
+            ids, tokens, offsets = (np.load(directory / name, allow_pickle=False, mmap_mode="r")
                                     for name in ("ids.npy", "doc_tokens.npy", "doc_offsets.npy"))
             has_scores = (directory / "params.index.json").is_file()  # absent when no paragraph has a word
-            bm25 = bm25s.BM25.load(directory, show_progress=False) if has_scores else None
+            bm25 = bm25s.BM25.load(directory, mmap=True, show_progress=False) if has_scores else None
         except FileNotFoundError as exc:
             if not directory.is_dir():
                 raise SearchIndexError(f"no keyword index in {directory}; run `policy-nlp index build` to create it") from exc

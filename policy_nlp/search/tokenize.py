@@ -16,9 +16,12 @@ string of every token, which a million paragraphs could not hold in memory).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
 
 import numpy as np
@@ -30,6 +33,8 @@ STOP_WORDS: frozenset[str] = frozenset(
 )
 _RUNS = re.compile(r"[^\W_]+")
 _UNITS = re.compile(r"[a-z]+|[0-9]+|[^\W_]")
+#: Analyzing more texts than this at once is shared among worker processes, this many texts at a time.
+PARALLEL_MIN = 50_000
 _PIECES = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?%?|[^\W_a-z0-9]+")  # jieba's pieces of a run with punctuation
 TOKENIZER_SETTINGS = {"mode": "lcut", "hmm": True, "segmenter": "rjieba", "rjieba": version("rjieba"),
                       "stop_words": sorted(STOP_WORDS)}
@@ -121,11 +126,30 @@ def char_ngram_ids(texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndar
 
 
 def analyze_batch(analyzer: str, texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Many texts analyzed by the analyzer named `analyzer`: (vocabulary, token ids, offsets), as `char_ngram_ids`."""
-    if analyzer == "chars":
-        return char_ngram_ids(texts)
-    analyze, vocab = ANALYZERS[analyzer], {}
-    token_lists = [analyze(text) for text in texts]
+    """Many texts analyzed by the analyzer named `analyzer`: (vocabulary, token ids, offsets), as `char_ngram_ids`.
+
+    More than `PARALLEL_MIN` texts are analyzed `PARALLEL_MIN` at a time (memory stays bounded) by one worker
+    process per core.
+    """
+    analyze = char_ngram_ids if analyzer == "chars" else _words
+    workers = min(os.cpu_count() or 1, len(texts) // PARALLEL_MIN)
+    if workers < 2:
+        return analyze(texts)
+    chunks = [texts[i:i + PARALLEL_MIN] for i in range(0, len(texts), PARALLEL_MIN)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        parts = list(pool.map(analyze, chunks))
+    vocab: dict[str, int] = {}
+    tokens, offsets = [], [np.zeros(1, np.int64)]
+    for part_vocab, part_tokens, part_offsets in parts:
+        to_global = np.fromiter((vocab.setdefault(t, len(vocab)) for t in part_vocab), np.int32, len(part_vocab))
+        tokens.append(to_global[part_tokens])
+        offsets.append(offsets[-1][-1] + part_offsets[1:])
+    return list(vocab), np.concatenate(tokens), np.concatenate(offsets)
+
+
+def _words(texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    vocab: dict[str, int] = {}
+    token_lists = [tokenize(text) for text in texts]
     tokens = np.fromiter((vocab.setdefault(t, len(vocab)) for tokens in token_lists for t in tokens), np.int32)
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in token_lists], dtype=np.int64)])
     return list(vocab), tokens, offsets
