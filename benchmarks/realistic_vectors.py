@@ -36,16 +36,13 @@ _CHUNK = 65_536
 
 def realistic_vectors(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """`n` unit vectors (float32, shape (n, d)) around the real unit vectors `real` (m, d)."""
-    real = _unit(real)
-    sigma = _calibrated_sigma(real, NEIGHBOURS, MAX_MIX, seed)
-    return _expand(real, n, NEIGHBOURS, MAX_MIX, sigma, np.random.default_rng(seed))
+    return _Expansion(_unit(real), NEIGHBOURS, MAX_MIX, seed).sample(n, np.random.default_rng(seed))
 
 
 def realistic_queries(real_queries: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """`n` unit query vectors (float32, shape (n, d)) around the real query embeddings `real_queries`."""
-    real = _unit(real_queries)
-    sigma = _calibrated_sigma(real, QUERY_NEIGHBOURS, QUERY_MAX_MIX, seed)
-    return _expand(real, n, QUERY_NEIGHBOURS, QUERY_MAX_MIX, sigma, np.random.default_rng(seed + 1))
+    expansion = _Expansion(_unit(real_queries), QUERY_NEIGHBOURS, QUERY_MAX_MIX, seed)
+    return expansion.sample(n, np.random.default_rng(seed + 1))
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -68,36 +65,38 @@ def _noise_basis(real: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     return (s[:, None] / np.sqrt(len(diffs))) * vt
 
 
-def _expand(real: np.ndarray, n: int, k: int, max_mix: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    neighbours = _neighbours(real, k)
-    basis = (sigma * _noise_basis(real, neighbours)).astype(np.float32)
-    out = np.empty((n, real.shape[1]), np.float32)
-    for start in range(0, n, _CHUNK):
-        size = min(_CHUNK, n - start)
-        base = rng.integers(0, len(real), size)
-        other = neighbours[base, rng.integers(0, neighbours.shape[1], size)]
-        mix = rng.uniform(0, max_mix, size).astype(np.float32)[:, None]
-        chunk = (1 - mix) * real[base] + mix * real[other]
-        chunk += rng.standard_normal((size, len(basis)), dtype=np.float32) @ basis
-        out[start:start + size] = _unit(chunk)
-    return out
-
-
 def _median_nn_cosine(vectors: np.ndarray) -> float:
     sims = vectors @ vectors.T
     np.fill_diagonal(sims, -np.inf)
     return float(np.median(sims.max(axis=1)))
 
 
-def _calibrated_sigma(real: np.ndarray, k: int, max_mix: float, seed: int, steps: int = 12) -> float:
-    """The noise scale at which len(real) synthetic vectors have the real median nearest-neighbour cosine."""
-    target = _median_nn_cosine(real)
-    low, high = 0.0, 4.0
-    for _ in range(steps):
-        sigma = (low + high) / 2
-        fake = _expand(real, len(real), k, max_mix, sigma, np.random.default_rng(seed))
-        low, high = (sigma, high) if _median_nn_cosine(fake) > target else (low, sigma)
-    return (low + high) / 2
+class _Expansion:
+    """Samples around `real`: mixed with one of its k nearest neighbours, plus noise at the calibrated scale."""
+
+    def __init__(self, real: np.ndarray, k: int, max_mix: float, seed: int, steps: int = 12) -> None:
+        self.real, self.max_mix = real, max_mix
+        self.neighbours = _neighbours(real, k)
+        self.basis = _noise_basis(real, self.neighbours).astype(np.float32)
+        target, low, high = _median_nn_cosine(real), 0.0, 4.0
+        for _ in range(steps):  # bisection: len(real) samples have the real median nearest-neighbour cosine
+            self.sigma = (low + high) / 2
+            fake = self.sample(len(real), np.random.default_rng(seed))
+            low, high = (self.sigma, high) if _median_nn_cosine(fake) > target else (low, self.sigma)
+        self.sigma = (low + high) / 2
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        real, d = self.real, self.real.shape[1]
+        out = np.empty((n, d), np.float32)
+        for start in range(0, n, _CHUNK):
+            size = min(_CHUNK, n - start)
+            base = rng.integers(0, len(real), size)
+            other = self.neighbours[base, rng.integers(0, self.neighbours.shape[1], size)]
+            mix = rng.uniform(0, self.max_mix, size).astype(np.float32)[:, None]
+            chunk = (1 - mix) * real[base] + mix * real[other]
+            chunk += rng.standard_normal((size, len(self.basis)), dtype=np.float32) @ (self.sigma * self.basis)
+            out[start:start + size] = _unit(chunk)
+        return out
 
 
 # --- the real embeddings, made once and cached -----------------------------------------------------------
