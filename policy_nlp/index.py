@@ -152,8 +152,9 @@ class VectorIndex:
         k = min(k, candidates)
         if k <= 0:
             return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
-        if allowed_ids is not None and self.family != "ivf" and candidates <= EXACT_FILTER_FRACTION * len(self):
-            return self._exact_subset(queries, allowed, k)
+        storage = self._float_storage()
+        if allowed_ids is not None and storage is not None and candidates <= EXACT_FILTER_FRACTION * len(self):
+            return self._exact_subset(storage, queries, allowed, k)
         params = self._search_params(selector, candidates / len(self), k, {**self.search_params, **override})
         scores, ids = self._index.search(queries, k, params=params)
         scores[ids < 0] = -np.inf
@@ -246,13 +247,18 @@ class VectorIndex:
             return faiss.SearchParametersIVF(sel=selector, nprobe=min(math.ceil(breadth["nprobe"] / fraction), nlist))
         return None if selector is None else faiss.SearchParameters(sel=selector)
 
-    def _exact_subset(self, queries: np.ndarray, allowed: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _float_storage(self) -> faiss.IndexFlat | None:
+        """The flat array of float vectors the index keeps (flat, or under an HNSW graph); None for coded kinds."""
+        inner = self._inner()
+        storage = faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else inner
+        return storage if isinstance(storage, faiss.IndexFlat) else None
+
+    def _exact_subset(self, storage: faiss.IndexFlat, queries: np.ndarray, allowed: np.ndarray,
+                      k: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The exact top-k among the stored float vectors of the `allowed` ids (a selective filter)."""
         positions = self._positions(allowed)
         if not len(positions):
             return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
-        inner = self._inner()
-        storage = faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else inner
         vectors = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * self.dim).reshape(-1, self.dim)[positions]
         sims = queries @ vectors.T
         k = min(k, len(positions))
