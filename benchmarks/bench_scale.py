@@ -12,7 +12,7 @@ dense against exact search (filtered: exact search of the kept paragraphs), hybr
 over exact dense results, bm25 against the same BM25 without the postings cap. RSS: the peak resident memory
 of that process (open + all queries); the top-level `rss_bytes` is that of the preset `auto` chooses.
 
-    python benchmarks/bench_scale.py --paragraphs 1000000 [--json FILE] [--presets flat ivf-sq8]
+    python benchmarks/bench_scale.py --paragraphs 1000000 [--json FILE] [--presets flat ivf-fp16 ivf-sq8]
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paragraphs", type=int, required=True)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--presets", nargs="+", default=["flat", "ivf-sq8", "hnsw"])
+    parser.add_argument("--presets", nargs="+", default=["flat", "ivf-fp16", "ivf-sq8", "hnsw"])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1, help="synthetic sample (presets were tuned on seed 0)")
     parser.add_argument("--measure", nargs=3, metavar=("WORK", "PRESET", "WITH_BM25"), help=argparse.SUPPRESS)

@@ -1,8 +1,8 @@
 """How the ANN presets' search breadth trades recall@10 against time, on realistic vectors of the tuning seed 0
 (bench_scale.py reports on seed 1): for each size, recall@10 against exact search and the p50 of single
-queries (one thread) for each nprobe of ivf-sq8 and each ef_search of hnsw.
+queries (one thread) for each nprobe of the IVF presets and each ef_search of hnsw.
 
-    python benchmarks/tune_ann.py --paragraphs 200000 [--presets ivf-sq8 hnsw]
+    python benchmarks/tune_ann.py --paragraphs 200000 [--presets ivf-fp16 ivf-sq8 hnsw]
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from realistic_vectors import real_embeddings, realistic_queries, realistic_vect
 
 from policy_nlp.index import VectorIndex  # noqa: E402
 
-BREADTHS = {"ivf-sq8": ("nprobe", (8, 16, 32, 64, 128)), "hnsw": ("ef_search", (16, 32, 64, 128))}
+NPROBES = ("nprobe", (8, 16, 32, 64, 128))
+BREADTHS = {"ivf-fp16": NPROBES, "ivf-sq8": NPROBES, "hnsw": ("ef_search", (16, 32, 64, 128))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paragraphs", type=int, required=True)
-    parser.add_argument("--presets", nargs="+", default=["ivf-sq8"], choices=list(BREADTHS))
+    parser.add_argument("--presets", nargs="+", default=["ivf-fp16", "ivf-sq8"], choices=list(BREADTHS))
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     real, real_queries = real_embeddings()

@@ -195,8 +195,8 @@ class Workspace:
         """Embed every stored paragraph and (re)build the dense and BM25 indexes.
 
         ``model``: None for the embedded multilingual-e5-small, or a sentence-transformers name or folder.
-        ``kind``: an ANN preset ("auto": exact "flat" up to 100,000 paragraphs, else "ivf-sq8"; "hnsw",
-        "ivfpq") or a FAISS factory string.
+        ``kind``: an ANN preset ("auto": exact "flat" up to 100,000 paragraphs, else "ivf-fp16"; "ivf-sq8",
+        "hnsw", "ivfpq") or a FAISS factory string.
         """
         self._engine = None
         return indexes.build(self.store, self.home, model=model, kind=kind, show_progress=progress)

@@ -543,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="build only: sentence-transformers name or folder (default: embedded e5-small)")
     p.add_argument("--kind", default="auto", help="build only: an --ann preset or a FAISS factory string")
     p.add_argument("--ann", choices=PRESETS, help="build only: dense index preset (default auto: exact flat up to "
-                   f"{AUTO_FLAT_MAX:,} paragraphs, else ivf-sq8)")
+                   f"{AUTO_FLAT_MAX:,} paragraphs, else ivf-fp16)")
 
     filters = argparse.ArgumentParser(add_help=False)
     g = filters.add_argument_group("filters")

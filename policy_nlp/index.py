@@ -1,10 +1,11 @@
 """FAISS vector index over paragraph embeddings, keyed by store paragraph ids, with a manifest on disk.
 
 Vectors are L2-normalised float32, so inner product is cosine similarity. Kinds (ANN presets):
-"flat" (exact), "hnsw" (graph over the float vectors), "ivf-sq8" (inverted lists of 8-bit scalar-quantised
-vectors: a quarter of the memory, recall@10 >= 0.95 at 1M realistic vectors with its default nprobe),
-"ivfpq" (4-bit product codes, smallest, lowest recall), "auto" (flat below `AUTO_FLAT_MAX` paragraphs,
-else ivf-sq8), or any faiss factory string. The search breadth of an approximate kind (``nprobe``,
+"flat" (exact), "hnsw" (graph over the float vectors), "ivf-fp16" (inverted lists of 16-bit float vectors:
+half the memory, recall@10 near exact with its default nprobe), "ivf-sq8" (8-bit codes: a quarter of the
+memory, but on dense realistic vectors the codes alone fall under 0.95 recall@10 by 100k), "ivfpq" (4-bit
+product codes, smallest, lowest recall), "auto" (flat up to `AUTO_FLAT_MAX` paragraphs, else ivf-fp16), or any
+faiss factory string. The search breadth of an approximate kind (``nprobe``,
 ``ef_search``) is saved in the manifest and can be overridden per query.
 """
 
@@ -34,7 +35,8 @@ IVFPQ_MIN_TRAIN = 10_000  # below this, exact search is fast anyway and IVF trai
 IVF_MIN_TRAIN = IVFPQ_MIN_TRAIN
 #: "auto" keeps exact search up to this many paragraphs (a flat scan of 100k takes a few ms per query).
 AUTO_FLAT_MAX = 100_000
-PRESETS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq")
+PRESETS = ("auto", "flat", "hnsw", "ivf-fp16", "ivf-sq8", "ivfpq")
+_IVF_CODES = {"ivf-fp16": "SQfp16", "ivf-sq8": "SQ8"}  # 2 and 1 bytes per dimension
 #: Search parameters by index family, with their defaults; saved in the manifest, overridable per query.
 SEARCH_DEFAULTS = {"hnsw": {"ef_search": HNSW_EF_SEARCH}, "ivf": {"nprobe": IVF_NPROBE}, "flat": {}}
 _TRAIN_POINTS_PER_LIST = 64  # k-means sample per inverted list: enough for stable centroids, fast on 2 cores
@@ -297,7 +299,7 @@ def resolve_kind(kind: str, n: int) -> str:
     """The preset "auto" chooses for `n` paragraphs (exact up to `AUTO_FLAT_MAX`); any other kind unchanged."""
     if kind != "auto":
         return kind
-    return "flat" if n <= AUTO_FLAT_MAX else "ivf-sq8"
+    return "flat" if n <= AUTO_FLAT_MAX else "ivf-fp16"
 
 
 def _factory_for(kind: str, n: int, dim: int) -> str:
@@ -306,13 +308,13 @@ def _factory_for(kind: str, n: int, dim: int) -> str:
         return "Flat"
     if kind == "hnsw":
         return f"HNSW{HNSW_M},Flat"
-    if kind not in ("ivfpq", "ivf-sq8"):
+    if kind != "ivfpq" and kind not in _IVF_CODES:
         return kind
     if n < IVF_MIN_TRAIN:
         raise ConfigError(f"the {kind} index needs at least {IVF_MIN_TRAIN} paragraphs to train, got {n}; "
                           "use the exact 'flat' index, which is fast at this size")
-    if kind == "ivf-sq8":
-        return f"IVF{_nlist(n, 2)},SQ8"  # 8-bit scalar codes: 384 bytes per 384-d vector
+    if kind in _IVF_CODES:
+        return f"IVF{_nlist(n, 2)},{_IVF_CODES[kind]}"
     if dim % PQ_DIMS_PER_CODE:
         raise ConfigError(f"the ivfpq index needs a dimension divisible by {PQ_DIMS_PER_CODE}, got {dim}")
     return f"IVF{_nlist(n, 4)},PQ{dim // PQ_DIMS_PER_CODE}x4fs"  # 4-bit fast-scan PQ: trains and scans fast
