@@ -3,7 +3,7 @@
 Vectors are L2-normalised float32, so inner product is cosine similarity. Kinds (ANN presets):
 "flat" (exact), "hnsw" (graph over the float vectors), "ivf-fp16" (inverted lists of 16-bit float vectors:
 half the memory, recall@10 near exact with its default nprobe), "ivf-sq8" (8-bit codes: a quarter of the
-memory, but on dense realistic vectors the codes alone fall under 0.95 recall@10 by 100k), "ivfpq" (4-bit
+memory, but on dense realistic vectors the codes alone reorder near-copies: see README, Scale), "ivfpq" (4-bit
 product codes, smallest, lowest recall), "auto" (flat up to `AUTO_FLAT_MAX` paragraphs, else ivf-fp16), or any
 faiss factory string. The search breadth of an approximate kind (``nprobe``,
 ``ef_search``) is saved in the manifest and can be overridden per query.
