@@ -161,6 +161,9 @@ class SearchEngine:
         ``ann``: search breadth of the dense index (``nprobe``, ``ef_search``) for this query.
         """
         if name == "dense":
+            unknown = sorted(set(ann or {}) - {"nprobe", "ef_search"})
+            if unknown:
+                raise ConfigError(f"unknown dense search parameter {unknown[0]!r}: use nprobe or ef_search")
             scores, ids = self.dense.search(self.encoder.encode_queries([query]), depth, allowed_ids=allowed,
                                             **(ann or {}))
             keep = ids[0] >= 0
