@@ -143,3 +143,7 @@ def test_cli_builds_a_preset_and_takes_the_search_breadth_per_query(cli, home_wi
     assert code == 0 and any("管校聘" in hit["text"] for hit in json.loads(out))
     code, _, err = cli("--home", home, "search", "县管校聘", "--nprobe", "4")
     assert code == 2 and "nprobe does not apply to a hnsw index" in err and "Traceback" not in err
+    from policy_nlp import Workspace
+
+    with Workspace(home, read_only=True) as ws, pytest.raises(ConfigError, match="unknown dense search parameter"):
+        ws.search("县管校聘", mode="dense", ann={"probe": 3})
