@@ -195,13 +195,14 @@ class Workspace:
 
     # -- search ------------------------------------------------------------------------------
 
-    def build_index(self, *, model: str | None = None, kind: str = "flat", progress: bool = True,
+    def build_index(self, *, model: str | None = None, kind: str = "auto", progress: bool = True,
                     backend: str = "local", uri: str | None = None, collection: str | None = None) -> indexes.IndexReport:
         """Embed every stored paragraph and (re)build the dense and BM25 indexes.
 
         ``model``: None for the embedded multilingual-e5-small, or a sentence-transformers name or folder.
-        ``kind``: "flat" (exact, default), "hnsw", "ivfpq", or a FAISS factory string (Milvus: flat, hnsw or a
-        Milvus index type such as IVF_FLAT).
+        ``kind``: an ANN preset ("auto": exact "flat" up to 100,000 paragraphs, else "ivf-fp16"; "ivf-sq8",
+        "hnsw", "ivfpq") or a FAISS factory string (Milvus: "auto" is FLAT up to 100,000 paragraphs, else HNSW;
+        flat, hnsw or a Milvus index type such as IVF_FLAT).
         ``backend``: "local" (FAISS + BM25 files in the home) or "milvus": a collection (``collection``, default
         policy_nlp_paragraphs) on the Milvus server at ``uri``, which every later search and update uses.
         """
@@ -224,11 +225,15 @@ class Workspace:
         return indexes.check(self.store, self.home)
 
     def search(self, query: str, *, k: int = 10, mode: str = DEFAULT_MODE, filters: Filters | None = None,
-               group: bool = True) -> list[Hit]:
-        """Paragraphs most relevant to a phrase or a pasted paragraph, near-duplicates grouped."""
+               group: bool = True, ann: dict[str, int] | None = None) -> list[Hit]:
+        """Paragraphs most relevant to a phrase or a pasted paragraph, near-duplicates grouped.
+
+        ``ann``: the dense index's search breadth for this query (``{"nprobe": 64}`` for an IVF index,
+        ``{"ef_search": 128}`` for HNSW) instead of the one saved with the index.
+        """
         if not 1 <= k <= MAX_RESULTS:
             raise ConfigError(f"ask for between 1 and {MAX_RESULTS} results, not {k}")
-        return self.engine.search(query, k=k, mode=mode, filters=filters, group=group)
+        return self.engine.search(query, k=k, mode=mode, filters=filters, group=group, ann=ann)
 
     def search_page(self, query: str, *, k: int = 10, offset: int = 0, mode: str = DEFAULT_MODE,
                     filters: Filters | None = None, group: bool = True) -> SearchPage:  # fmt: skip

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from . import __version__
 from .api import DEFAULT_THEME_MODEL, MAX_RESULTS, IngestOutcome, Workspace
+from .index import AUTO_FLAT_MAX, PRESETS
 from .search.engine import DEFAULT_MODE, MODES, Hit
 from .search.filters import Filters
 from .errors import ConfigError, PolicyNLPError
@@ -48,6 +49,17 @@ def _years(value: str) -> list[int]:
     if lo > hi:
         raise argparse.ArgumentTypeError(f"'{value}' is an empty range: write the earlier year first ({hi}-{lo})")
     return list(range(lo, hi + 1))
+
+
+def _positive(value: str) -> int:
+    """A whole number of at least 1 (search breadth)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number")
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number of at least 1, not {number}")
+    return number
 
 
 def _result_count(value: str) -> int:
@@ -192,7 +204,7 @@ def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
 
 def cmd_index(ws: Workspace, args: argparse.Namespace) -> int:
     if args.action == "build":
-        report = ws.build_index(model=args.model, kind=args.kind, backend=args.backend, uri=args.uri,
+        report = ws.build_index(model=args.model, kind=args.ann or args.kind, backend=args.backend, uri=args.uri,
                                 collection=args.collection)
     elif args.action == "update":
         report = ws.update_index()
@@ -273,7 +285,8 @@ def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def cmd_search(ws: Workspace, args: argparse.Namespace) -> int:
-    hits = ws.search(args.query, k=args.k, mode=args.mode, filters=_filters(args), group=not args.no_group)
+    ann = {name: value for name, value in (("nprobe", args.nprobe), ("ef_search", args.ef_search)) if value is not None}
+    hits = ws.search(args.query, k=args.k, mode=args.mode, filters=_filters(args), group=not args.no_group, ann=ann)
     if args.json:
         _print_json([h.to_json() for h in hits])
     elif not hits:
@@ -534,7 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("index", cmd_index, "build, update or check the search indexes (dense FAISS + BM25)")
     p.add_argument("action", choices=("build", "update", "check"))
     p.add_argument("--model", help="build only: sentence-transformers name or folder (default: embedded e5-small)")
-    p.add_argument("--kind", default="flat", help="build only: flat (exact), hnsw, ivfpq or a FAISS factory string")
+    p.add_argument("--kind", default="auto", help="build only: an --ann preset or a FAISS factory string")
+    p.add_argument("--ann", choices=PRESETS, help="build only: dense index preset (default auto: exact flat up to "
+                   f"{AUTO_FLAT_MAX:,} paragraphs, else ivf-fp16)")
     p.add_argument("--backend", choices=("local", "milvus"), default="local",
                    help="build only: local files (default) or a Milvus server, used by every later command")
     p.add_argument("--uri", help="build only, milvus: the server, e.g. http://127.0.0.1:19530")
@@ -561,6 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_search("search", cmd_search, "find paragraphs about a phrase or a pasted paragraph")
     p.add_argument("query")
     p.add_argument("--no-group", action="store_true", help="list near-identical paragraphs separately")
+    p.add_argument("--nprobe", type=_positive, help="IVF dense index: inverted lists to scan (default: the index's)")
+    p.add_argument("--ef-search", dest="ef_search", type=_positive, help="HNSW dense index: search breadth")
 
     p = add_search("similar", cmd_similar, "similar initiatives in other bureaus for a paragraph id, a text or a report file")
     p.add_argument("source", help="a paragraph id (from search results), a report file, or pasted text")

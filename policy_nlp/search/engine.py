@@ -118,11 +118,11 @@ class SearchEngine:
         return self._encoder
 
     def search(self, query: str, *, k: int = 10, mode: str = DEFAULT_MODE, filters: Filters | None = None,
-               group: bool = True) -> list[Hit]:  # fmt: skip
-        """The top ``k`` results for a phrase or a pasted paragraph."""
+               group: bool = True, ann: dict[str, int] | None = None) -> list[Hit]:  # fmt: skip
+        """The top ``k`` results for a phrase or a pasted paragraph; ``ann`` overrides the dense search breadth."""
         if not query.strip():
             raise ConfigError("the query is empty: type some words or paste a paragraph")
-        ranked, runs = self._rank(query, mode, filters, max(CANDIDATES, 3 * k))
+        ranked, runs = self._rank(query, mode, filters, max(CANDIDATES, 3 * k), ann)
         return self._hits(query, ranked, runs, k=k, group=group)
 
     def search_page(self, query: str, *, k: int = 10, offset: int = 0, mode: str = DEFAULT_MODE,
@@ -143,8 +143,8 @@ class SearchEngine:
         """(paragraph id, score) best first, up to ``depth`` of them: the ranking before grouping."""
         return self._rank(query, mode, filters, depth)[0]
 
-    def _rank(self, query: str, mode: str, filters: Filters | None,
-              depth: int) -> tuple[list[tuple[int, float]], dict[str, list[tuple[int, float]]]]:  # fmt: skip
+    def _rank(self, query: str, mode: str, filters: Filters | None, depth: int,
+              ann: dict[str, int] | None = None) -> tuple[list[tuple[int, float]], dict[str, list[tuple[int, float]]]]:
         """The ranking and, in hybrid mode, the signal rankings it fused."""
         if mode not in MODES:
             raise ConfigError(f"unknown search mode '{mode}': choose {', '.join(MODES)}")
@@ -153,8 +153,8 @@ class SearchEngine:
             return [], {}
         native = filters if self.indexes.native_filters else None  # else they are in `allowed`
         if mode != "hybrid":
-            return self.signal(query, mode, depth=depth, allowed=allowed, filters=native), {}
-        runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed, filters=native)
+            return self.signal(query, mode, depth=depth, allowed=allowed, filters=native, ann=ann), {}
+        runs = {name: self.signal(query, name, depth=max(depth, CANDIDATES), allowed=allowed, filters=native, ann=ann)
                 for name in sorted(set(self.fusion.signals) | set(self.ranker.signals if self.ranker else ()))}
         fused = self.fusion.fuse(query, runs)
         if self.ranker is not None:
@@ -165,13 +165,19 @@ class SearchEngine:
         return fused[:depth], runs
 
     def signal(self, query: str, name: str, *, depth: int = CANDIDATES, allowed: np.ndarray | None = None,
-               filters: Filters | None = None) -> list[tuple[int, float]]:  # fmt: skip
+               filters: Filters | None = None, ann: dict[str, int] | None = None) -> list[tuple[int, float]]:  # fmt: skip
         """One signal's ranking, (paragraph id, score) best first: `dense`, `bm25` (words) or `chars`.
 
         ``filters`` go to a backend that applies them itself (Milvus); ``allowed`` limits every backend.
+        ``ann``: search breadth of the dense index (``nprobe``, ``ef_search``) for this query.
         """
-        vector = self.encoder.encode_queries([query]) if name == "dense" else None
-        return self.indexes.search(name, query, vector, depth, filters=filters, allowed=allowed)
+        vector = None
+        if name == "dense":
+            unknown = sorted(set(ann or {}) - {"nprobe", "ef_search"})
+            if unknown:
+                raise ConfigError(f"unknown dense search parameter {unknown[0]!r}: use nprobe or ef_search")
+            vector = self.encoder.encode_queries([query])
+        return self.indexes.search(name, query, vector, depth, filters=filters, allowed=allowed, ann=ann)
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         """The paragraph ids a ranking may return; None for all the index holds (when it is in step with the store).

@@ -62,10 +62,10 @@ class Indexes:
         return np.union1d(self.dense.ids, np.union1d(self.words.ids, self.chars.ids))
 
     def search(self, name: str, query: str, vector: np.ndarray | None, depth: int, *, filters: Filters | None = None,
-               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
+               allowed: np.ndarray | None = None, ann: dict[str, int] | None = None) -> list[tuple[int, float]]:  # fmt: skip
         """One signal's ranking, (paragraph id, score) best first; ``filters`` are already in ``allowed``."""
         if name == "dense":
-            scores, ids = self.dense.search(vector, depth, allowed_ids=allowed)
+            scores, ids = self.dense.search(vector, depth, allowed_ids=allowed, **(ann or {}))
             keep = ids[0] >= 0
             return list(zip(ids[0][keep].tolist(), scores[0][keep].tolist()))
         index = self.words if name == "bm25" else self.chars
@@ -132,7 +132,7 @@ def _embed(encoder: Encoder, home: Path, texts: list[str]) -> np.ndarray:
         return embed_passages_cached(encoder, texts, cache)
 
 
-def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str = "flat",
+def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str = "auto",
           show_progress: bool = True, backend: str = "local", uri: str | None = None,
           collection: str | None = None) -> IndexReport:  # fmt: skip
     """Embed every paragraph and write every index from scratch: locally, or into a Milvus collection at `uri`."""
@@ -159,7 +159,7 @@ def build(store: CorpusStore, home: Path, *, model: str | None = None, kind: str
         chars = BM25Index.build(np.asarray(ids, np.int64), texts, analyzer="chars")
         Indexes(dense, words, chars).save(home)
         milvus.forget(home)  # searches use the local indexes again
-    return IndexReport(encoder.model_id, kind, len(ids), len(dense), added=len(ids))
+    return IndexReport(encoder.model_id, dense.kind, len(ids), len(dense), added=len(ids))
 
 
 def exists(home: Path) -> bool:

@@ -32,6 +32,9 @@ class SearchBackend(Protocol):
         ...
 
     def search(self, name: str, query: str, vector: np.ndarray | None, depth: int, *, filters: Filters | None = None,
-               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
-        """Signal `name`'s ranking (dense, bm25, chars) of what matches, (paragraph id, score) best first."""
+               allowed: np.ndarray | None = None, ann: dict[str, int] | None = None) -> list[tuple[int, float]]:  # fmt: skip
+        """Signal `name`'s ranking (dense, bm25, chars) of what matches, (paragraph id, score) best first.
+
+        ``ann`` overrides the dense index's search breadth (``nprobe``, ``ef_search``) for this query.
+        """
         ...

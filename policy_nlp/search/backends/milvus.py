@@ -152,11 +152,11 @@ class MilvusIndexes:
         return {int(row["id"]): list(row["themes"]) for row in self._rows(["id", "themes"]) if row["themes"]}
 
     def search(self, name: str, query: str, vector: np.ndarray | None, depth: int, *, filters: Filters | None = None,
-               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
+               allowed: np.ndarray | None = None, ann: dict[str, int] | None = None) -> list[tuple[int, float]]:  # fmt: skip
         """Signal `name`'s top `depth` among the paragraphs matching `filters` (and in `allowed`), best first."""
         if name == "dense":
             data, field = np.asarray(vector, dtype=np.float32).reshape(1, -1).tolist(), "vector"
-            params: dict[str, Any] = {"metric_type": "IP", "params": self._dense_params(depth)}
+            params: dict[str, Any] = {"metric_type": "IP", "params": self._dense_params(depth, ann or {})}
         elif name in KEYWORD_SIGNALS:
             terms = analysed(query, KEYWORD_SIGNALS[name])
             if not terms:
@@ -195,10 +195,11 @@ class MilvusIndexes:
                 rows = self._client.query(self.collection, filter=f"id in {chunk}", output_fields=list(STORED_FIELDS))
                 self._client.upsert(self.collection, [{**_plain(row), "themes": themes[row["id"]]} for row in rows])
 
-    def _dense_params(self, depth: int) -> dict[str, int]:
+    def _dense_params(self, depth: int, ann: dict[str, int]) -> dict[str, int]:
+        """Milvus's search breadth for this collection's index; ``ann`` (nprobe, ef_search) overrides the default."""
         if self.kind == "hnsw":
-            return {"ef": max(HNSW_EF, depth)}
-        return {"nprobe": IVF_NPROBE} if self.kind.upper().startswith("IVF") else {}
+            return {"ef": max(ann.get("ef_search", HNSW_EF), depth)}
+        return {"nprobe": ann.get("nprobe", IVF_NPROBE)} if self.kind.upper().startswith("IVF") else {}
 
     def _rows(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         with answering(self.uri), _quiet_iterator():

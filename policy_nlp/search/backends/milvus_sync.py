@@ -8,6 +8,7 @@ import numpy as np
 
 from ...artifacts import locked
 from ...corpus import CorpusStore
+from ...index import AUTO_FLAT_MAX
 from ..indexes import IndexReport, _embed, encoder_for, index_dir
 from . import milvus
 from .milvus import DEFAULT_COLLECTION, MilvusIndexes
@@ -15,7 +16,12 @@ from .milvus import DEFAULT_COLLECTION, MilvusIndexes
 
 def build(store: CorpusStore, home: Path, ids: list[int], vectors: np.ndarray, *, model_id: str, uri: str,
           collection: str | None, kind: str) -> IndexReport:  # fmt: skip
-    """Write every stored paragraph into a new collection and record it in the home (caller holds the index lock)."""
+    """Write every stored paragraph into a new collection and record it in the home (caller holds the index lock).
+
+    ``kind`` "auto" is exact search (FLAT) up to `AUTO_FLAT_MAX` paragraphs, as locally, and Milvus's HNSW above.
+    """
+    if kind == "auto":
+        kind = "flat" if len(ids) <= AUTO_FLAT_MAX else "hnsw"
     fingerprint = store.fingerprint()
     indexes = milvus.create(uri, collection or DEFAULT_COLLECTION, model_id=model_id, dim=vectors.shape[1], kind=kind)
     paragraphs = list(store.iter_paragraphs(para_ids=ids))  # in document order, not the order of `ids`
