@@ -109,7 +109,8 @@ def write_folder(target: str | Path, manifest: Manifest, *, name: str = MANIFEST
     with locked(target, timeout=timeout):
         for stale in target.parent.glob(f".{target.name}.tmp-*"):  # left by a killed writer: none is alive
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp = target.parent / f".{target.name}.tmp-{secrets.token_hex(8)}"
+        tmp.mkdir()  # as a plain mkdir (umask), not mkdtemp's 0700: other users of a shared home can read it
         try:
             yield tmp
             (tmp / name).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2) + "\n",

@@ -100,6 +100,30 @@ def home_with_model(e5_home, e5_model_dir):
 
 
 @pytest.fixture
+def start_writer():
+    """Start ``python -c SCRIPT ARGS…``; return the process once it has touched `started` (a writer mid-save) or
+    exited. Writers still running at the end of the test are killed."""
+    import subprocess
+    import sys
+
+    started_writers: list[subprocess.Popen] = []
+
+    def start(script: str, started: Path, *args: object, **popen) -> subprocess.Popen:
+        writer = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], **popen)
+        started_writers.append(writer)
+        deadline = time.monotonic() + 60
+        while not started.exists() and writer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return writer
+
+    yield start
+    for writer in started_writers:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait(timeout=60)
+
+
+@pytest.fixture
 def cli(capsys):
     """Run ``policy-nlp ARGS…`` in-process: (exit code, stdout, stderr); option errors give their exit code."""
     from policy_nlp.cli import main

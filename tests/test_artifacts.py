@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -64,6 +65,18 @@ def test_a_failed_write_keeps_the_previous_version(tmp_path):
     assert (tmp_path / "m" / "weights.npy").read_bytes() == b"v1"
     assert read_manifest(tmp_path / "m", "theme-model").counts == {"themes": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_saved_folder_is_readable_like_any_folder_the_user_makes(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        with write_folder(tmp_path / "index", Manifest.new("dense-index")) as tmp:
+            (tmp / "ids.npy").write_bytes(b"")
+        (tmp_path / "plain").mkdir()
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "index").stat().st_mode == (tmp_path / "plain").stat().st_mode
+    assert (tmp_path / "index" / "manifest.json").stat().st_mode & 0o044 == 0o044
 
 
 def test_write_file_replaces_whole_or_not_at_all(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import faiss
 import numpy as np
@@ -210,14 +209,11 @@ VectorIndex.build(np.arange(8), vectors, model_id=model_id).save(target)
 """
 
 
-def test_two_writers_at_once_both_finish_and_the_second_waits(tmp_path):
+def test_two_writers_at_once_both_finish_and_the_second_waits(tmp_path, start_writer):
     """Defect 5: a second writer used to sweep away the first one's temp folder and break its save."""
     target = tmp_path / "index"
-    first = subprocess.Popen([sys.executable, "-c", _SLOW_SAVE, str(target), str(tmp_path / "a"), "first", "2"],
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "a").exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    first = start_writer(_SLOW_SAVE, tmp_path / "a", target, tmp_path / "a", "first", 2,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
     second = subprocess.run([sys.executable, "-c", _SLOW_SAVE, str(target), str(tmp_path / "b"), "second", "0"],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     first_err = first.communicate(timeout=120)[1]
@@ -267,13 +263,10 @@ def test_a_manifest_that_disagrees_with_the_index_names_what_differs(tmp_path):
         VectorIndex.load(tmp_path)
 
 
-def test_a_writer_killed_mid_save_leaves_the_old_index_and_no_stuck_lock(tmp_path):
+def test_a_writer_killed_mid_save_leaves_the_old_index_and_no_stuck_lock(tmp_path, start_writer):
     target = tmp_path / "index"
     VectorIndex.build(IDS[:100], VECTORS[:100], model_id="old").save(target)
-    writer = subprocess.Popen([sys.executable, "-c", _SLOW_SAVE, str(target), str(tmp_path / "a"), "killed", "60"])
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "a").exists() and writer.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    writer = start_writer(_SLOW_SAVE, tmp_path / "a", target, tmp_path / "a", "killed", 60)
     writer.kill()  # SIGKILL while it holds the lock with a half-made temp folder
     writer.wait(timeout=60)
     assert VectorIndex.load(target).model_id == "old"
