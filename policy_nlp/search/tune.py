@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts import Manifest, write_file
 from .engine import CANDIDATES, SearchEngine
 from .evaluate import DEFAULT_QUERIES, Judged, judged_in_store, ndcg
 from .fusion import FUSION_FILE, Fusion
@@ -202,8 +203,11 @@ def main() -> None:
     parser.add_argument("--queries", default=str(DEFAULT_QUERIES))
     parser.add_argument("--output", default=str(Path(__file__).resolve().parents[1] / "data" / FUSION_FILE))
     args = parser.parse_args()
-    fitted = fit(Path(args.home), Path(args.queries))
-    Path(args.output).write_text(json.dumps(fitted, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    manifest = Manifest.new("search-fusion", libraries=(np,))
+    fitted = {"format_version": manifest.format_version, "versions": manifest.versions,
+              **fit(Path(args.home), Path(args.queries))}  # fmt: skip
+    with write_file(args.output) as tmp:
+        tmp.write_text(json.dumps(fitted, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(fitted, ensure_ascii=False, indent=2))
 
 
