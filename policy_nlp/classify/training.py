@@ -93,8 +93,10 @@ SCHEMES = ("by document", "reports → messages", "messages → reports", "held-
 
 
 def evaluate_models(home: str | Path | None = None, *, progress: bool = True, tuned: bool = False,
-                    schemes: Sequence[str] = SCHEMES, n_bootstrap: int = 1000) -> dict[str, dict]:  # fmt: skip
-    """{scheme: {model name: EvalResult}} for every model on the same rows of each of `schemes`.
+                    schemes: Sequence[str] = SCHEMES, n_bootstrap: int = 1000,
+                    models: Sequence[str] | None = None) -> dict[str, dict]:  # fmt: skip
+    """{scheme: {model name: EvalResult}} for every model (or the named `models`) on the same rows of
+    each of `schemes`.
 
     `tuned` adds the fine-tuned-encoder variant to every scheme (each of its fits trains a
     transformer layer: minutes on a small CPU).
@@ -120,6 +122,8 @@ def evaluate_models(home: str | Path | None = None, *, progress: bool = True, tu
         ls, splits = planned[scheme]()
         results[scheme] = {}
         for name, factory in model_factories(home, ls, tuned=tuned).items():
+            if models is not None and name not in models:
+                continue
             start = time.perf_counter()
             r = evaluate_splits(factory, ls, splits, inner_splits=INNER_SPLITS, n_bootstrap=n_bootstrap)
             results[scheme][name] = r
