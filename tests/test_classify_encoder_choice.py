@@ -42,7 +42,8 @@ def test_the_card_section_shows_the_figures_and_says_why_the_encoder_stays_froze
     text = encoder_choice_section(comparison, {"tune_layers": 1, "encoder_epochs": 2}, shipped_tuned=False)
     assert "| held-out | 108 | 0.970 (0.94–0.99) | 0.960 (0.93–0.99) |" in text
     assert "does not win clearly" in text and "keeps the encoder frozen" in text and "tune_layers=1" in text
-    assert "Not recorded" in encoder_choice_section(load_comparison(tmp_path / "absent.json"), {}, shipped_tuned=False)
+    absent = encoder_choice_section(load_comparison(tmp_path / "absent.json"), {}, shipped_tuned=False)
+    assert "No comparison" in absent and "encoder stays frozen" in absent
 
 
 def test_a_file_of_another_kind_is_refused_in_words(tmp_path):

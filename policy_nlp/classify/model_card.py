@@ -125,8 +125,10 @@ def encoder_choice_section(comparison: list, tuned_parameters: dict, shipped_tun
     from .encoder_choice import COMPARISON_FILE, tuned_wins_clearly
 
     if not comparison:
-        return (f"Not recorded: `policy-nlp --json evaluate classify --tuned > {COMPARISON_FILE.name}` in "
-                "`policy_nlp/data/eval/` records it for the next `policy-nlp train`.")  # fmt: skip
+        return ("No comparison with a fine-tuned top layer is recorded, so the encoder stays frozen (the default "
+                "until a fine-tuned variant wins clearly on held-out data). `policy-nlp --json evaluate classify "
+                f"--tuned > policy_nlp/data/eval/{COMPARISON_FILE.name}` records one for the next `policy-nlp "
+                "train`; each of its fits trains a transformer layer, hours in all on two busy cores.")  # fmt: skip
     rows = "\n".join(
         f"| {c.scheme} | {c.n_rows} | {c.frozen:.3f} ({c.frozen_ci[0]:.2f}–{c.frozen_ci[1]:.2f}) | "
         f"{c.tuned:.3f} ({c.tuned_ci[0]:.2f}–{c.tuned_ci[1]:.2f}) |"
