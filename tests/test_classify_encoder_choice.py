@@ -49,3 +49,15 @@ def test_the_card_section_shows_the_figures_and_says_why_the_encoder_stays_froze
 def test_a_file_of_another_kind_is_refused_in_words(tmp_path):
     with pytest.raises(InputError, match="evaluate classify --tuned"):
         load_comparison(record(tmp_path, {"held-out": {FROZEN: {"f1": 1}, TUNED: {"f1": 1}}}))
+
+
+def test_the_rendered_card_carries_the_section():
+    from policy_nlp.classify.model_card import CardData, render_card
+
+    data = CardData(base_model="m", base_sha256=None, hyper_parameters={"tune_layers": 0}, label_files=["a.jsonl"],
+                    held_out_files=["b.jsonl"], n_real=1, n_documents=1, n_synthetic=0, genres={"report": 1},
+                    label_counts={"safety": {"real": 1, "synthetic": 0}}, theme_names={"safety": "安全"},
+                    core_ids=["safety"], thresholds={"safety": 0.5}, inner_splits=2)  # fmt: skip
+    card = render_card(data)
+    section = card[card.index("## Frozen encoder or fine-tuned top layer") : card.index("## Calibration")]
+    assert "encoder stays frozen" in section
