@@ -501,15 +501,24 @@ class Workspace:
 
         ``in_sample``: instead, the shipped model's stored scores and the keyword rule (threshold 0.5) on the
         labelled real paragraphs, in seconds; optimistic, since the shipped model was trained on them. With
-        ``predictions`` (in-sample only), also writes those predictions there (see ``classify_predictions``).
+        ``predictions``, also writes the in-sample predictions there, or without ``in_sample`` the out-of-fold
+        predictions of the by-document scheme, the shipped recipe named "fine-tuned" (see ``classify_predictions``).
         """
+        from .classify.encoder_choice import FROZEN
         from .classify.predictions import save_predictions
         from .classify.training import SCHEMES, evaluate_models, load_training_data
 
-        if predictions is not None and not in_sample:
-            raise ConfigError("--predictions writes the in-sample evaluation: add --in-sample")
+        schemes = list(schemes or SCHEMES)
+        if predictions is not None and not in_sample and "by document" not in schemes:
+            raise ConfigError('--predictions writes the in-sample or the by-document evaluation: add --in-sample '
+                              'or --scheme "by document"')  # fmt: skip
         if not in_sample:
-            return evaluate_models(self.home, progress=progress, tuned=tuned, schemes=schemes or SCHEMES)
+            results = evaluate_models(self.home, progress=progress, tuned=tuned, schemes=schemes)
+            if predictions is not None:
+                by_document = {"fine-tuned" if name == FROZEN else name: r for name, r in results["by document"].items()}
+                save_predictions(by_document, load_training_data(self.home), predictions,
+                                 theme_model=_theme_model_id(None))  # fmt: skip
+            return results
         labelled = load_training_data(self.home)
         results = self._in_sample_results(labelled)
         if predictions is not None:

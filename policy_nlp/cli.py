@@ -589,9 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheme", nargs="+", choices=("by document", "reports → messages", "messages → reports", "held-out"),
                    help="classify: only these evaluation schemes (default: all four)")
     p.add_argument("--tuned", action="store_true",
-                   help="classify: also fine-tune the encoder's top layers for the held-out comparison (slow)")
+                   help="classify: also compare a model that fine-tunes the encoder's top layer (slow: minutes per fit)")
     p.add_argument("--predictions", metavar="FILE",
-                   help="classify only: also write each model's scores and decisions to this JSON file (for notebooks)")
+                   help="classify only: also write each model's scores and decisions to this JSON file (for notebooks): "
+                        "in-sample with --in-sample, else the by-document scheme's out-of-fold ones")
     p.add_argument("--in-sample", action="store_true",
                    help="classify only: score the shipped model and the keyword rule on the labelled paragraphs "
                         "(seconds; optimistic, the model was trained on them) instead of cross-validating")

@@ -33,3 +33,12 @@ def test_agreement_counts_kappa_and_f1_per_theme(tmp_path):
     assert result.per_theme["party_building"].kappa == 1.0
     assert math.isnan(result.per_theme["teachers"].f1)  # neither labeller used it
     assert result.macro_f1_core == pytest.approx((1 + 1 + 2 / 3) / 3)
+
+
+def test_the_packaged_cross_readings_of_the_meiyu_paragraphs_are_all_labelled():
+    """Each reader's blind second labelling of 70 paragraphs of the other's sheet compares with meiyu.jsonl."""
+    from policy_nlp.resources import shipped
+
+    result = agreement(shipped("data", "labels", "meiyu.jsonl"), shipped("data", "agreement", "themes_meiyu_cross.jsonl"))
+    assert result.compared == 140 and result.per_theme["teachers"].both > 20
+    assert result.per_theme["teachers"].kappa > 0.9 and result.per_theme["pe_arts_labour"].kappa > 0.8

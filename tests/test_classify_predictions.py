@@ -12,7 +12,7 @@ from policy_nlp.api import DEFAULT_CLASSIFY_PREDICTIONS, Workspace
 from policy_nlp.classify import LabelledSet, load_taxonomy
 from policy_nlp.classify.evaluate import EvalResult, ThemeScores
 from policy_nlp.classify.predictions import IN_SAMPLE_SCHEME, in_sample_results, load_predictions, save_predictions
-from policy_nlp.errors import InputError
+from policy_nlp.errors import ConfigError, InputError
 
 REPO = Path(__file__).resolve().parents[1]
 TAXONOMY = load_taxonomy()
@@ -93,3 +93,9 @@ def test_in_sample_results_score_fixed_models_on_the_real_rows_only():
     assert strict.per_theme["safety"].f1 == 1.0 and strict.per_theme["teachers"].f1 == 1.0
     assert loose.per_theme["safety"].precision == 0.5 and loose.per_theme["safety"].recall == 1.0
     assert strict.per_theme["double_reduction"].support == 0  # the synthetic row is never scored
+
+
+def test_predictions_come_from_the_in_sample_check_or_the_by_document_scheme(tmp_path):
+    with Workspace(tmp_path) as ws, pytest.raises(ConfigError, match='--scheme "by document"'):
+        ws.evaluate_classify(schemes=["held-out"], predictions=tmp_path / "p.json")
+    assert not (tmp_path / "p.json").exists()

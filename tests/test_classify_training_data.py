@@ -48,3 +48,15 @@ def test_held_out_rows_are_marked_and_never_in_the_training_files(home):
 def test_a_store_without_the_corpus_says_what_to_ingest(tmp_path):
     with pytest.raises(InputError, match="policy-nlp ingest corpus/seeds ../shared/corpus/meiyu"):
         load_training_data(tmp_path)
+
+
+def test_meiyu_label_notes_never_quote_their_paragraph(home):
+    """The 美育 corpus may not be copied into the repository: a label's note says why in the project's own words."""
+    from policy_nlp.classify.training import LABELS_DIR, store_texts
+
+    texts = store_texts(home)
+    rows = [json.loads(line) for line in (LABELS_DIR / "meiyu.jsonl").read_text(encoding="utf-8").splitlines()]
+    noted = [(r, r["note"], texts[r["doc_id"], r["text_hash"]]) for r in rows if r.get("note")]
+    quoting = [(r["doc_id"], note) for r, note, text in noted
+               if any(note[i : i + 8] in text for i in range(len(note) - 7))]  # fmt: skip
+    assert len(noted) > 400 and quoting == []

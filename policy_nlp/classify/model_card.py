@@ -44,6 +44,10 @@ documents), *reports → messages* (train on policy reports, test on citizen mes
 
 {tables}
 
+## Frozen encoder or fine-tuned top layer
+
+{encoder_choice}
+
 ## Calibration (core four, out-of-fold, training documents)
 
 | predicted | texts x themes | mean predicted | observed |
@@ -96,6 +100,8 @@ class CardData:
     ece: float = float("nan")
     seconds: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
+    encoder_comparison: list = field(default_factory=list)  # encoder_choice.SchemeComparison per scheme
+    tuned_parameters: dict = field(default_factory=dict)  # the fine-tuned variant's hyper-parameters
 
 
 def label_counts(ls) -> dict[str, dict[str, int]]:
@@ -112,6 +118,42 @@ def _architecture(params: dict) -> str:
         return (f"Trained (`adapter.safetensors`): the top {k} transformer layers of the encoder, fine-tuned "
                 f"(embedding layer and lower layers frozen), and {head}.")  # fmt: skip
     return f"Trained (`adapter.safetensors`): {head}; the encoder is frozen."
+
+
+def encoder_choice_section(comparison: list, tuned_parameters: dict, shipped_tuned: bool) -> str:
+    """The card's comparison of this recipe with the encoder frozen and with its top layer fine-tuned."""
+    from .encoder_choice import COMPARISON_FILE, tuned_wins_clearly
+
+    if not comparison:
+        return ("No comparison with a fine-tuned top layer is recorded, so the encoder stays frozen (the default "
+                "until a fine-tuned variant wins clearly on held-out data). `policy-nlp --json evaluate classify "
+                f"--tuned > policy_nlp/data/eval/{COMPARISON_FILE.name}` records one for the next `policy-nlp "
+                "train`; each of its fits trains a transformer layer, hours in all on two busy cores.")  # fmt: skip
+    rows = "\n".join(
+        f"| {c.scheme} | {c.n_rows} | {c.frozen:.3f} ({c.frozen_ci[0]:.2f}–{c.frozen_ci[1]:.2f}) | "
+        f"{c.tuned:.3f} ({c.tuned_ci[0]:.2f}–{c.tuned_ci[1]:.2f}) |"
+        for c in comparison
+    )
+    wins = tuned_wins_clearly(comparison)
+    verdict = (
+        "The fine-tuned variant wins clearly (higher on every scheme, and on one of them with its whole 95% "
+        "interval above the frozen model's score)"
+        if wins
+        else "The fine-tuned variant does not win clearly (that needs a higher score on every scheme, and on one "
+        "of them its whole 95% interval above the frozen model's score)"
+    )
+    shipped = ("this model fine-tunes the top layer" if shipped_tuned else
+               "this model keeps the encoder frozen: its token states are the plain e5 states, which the search "
+               "index's encoder pass can share, and a fit takes minutes instead of hours on two cores")  # fmt: skip
+    return (
+        f"Core macro F1 (95% bootstrap interval over documents) of the same recipe with the encoder frozen and "
+        f"with the encoder's top transformer layer fine-tuned as well "
+        f"({', '.join(f'{k}={v}' for k, v in tuned_parameters.items())}), every model on the same rows, "
+        f"calibration and thresholds inside the training part only (`policy_nlp/data/eval/{COMPARISON_FILE.name}`, "
+        f"written by `policy-nlp --json evaluate classify --tuned`):\n\n"
+        f"| scheme | test texts | encoder frozen | top layer fine-tuned |\n| --- | ---: | ---: | ---: |\n{rows}\n\n"
+        f"{verdict}; {shipped}."
+    )
 
 
 def render_card(data: CardData) -> str:
@@ -138,6 +180,8 @@ def render_card(data: CardData) -> str:
         theme_rows=theme_rows,
         inner_splits=data.inner_splits,
         tables=tables,
+        encoder_choice=encoder_choice_section(data.encoder_comparison, data.tuned_parameters,
+                                              bool(data.hyper_parameters.get("tune_layers"))),
         reliability_rows=reliability_rows,
         ece=data.ece,
         seconds=data.seconds,

@@ -25,8 +25,8 @@ LABEL_FILES = ("seeds.jsonl", "meiyu.jsonl", "synthetic.jsonl", "genres.jsonl")
 HELD_OUT_FILES = ("genres_heldout.jsonl",)
 #: The shipped model's hyper-parameters (FineTunedThemeClassifier); chosen on the training files only.
 SHIPPED_PARAMS: dict = {}
-#: The fine-tuned-encoder variant compared on the held-out set.
-TUNED_PARAMS: dict = {"tune_layers": 2, "encoder_epochs": 2, "max_length": 256}
+#: The fine-tuned-encoder variant compared side by side: the top transformer layer and the head.
+TUNED_PARAMS: dict = {"tune_layers": 1, "encoder_epochs": 2}
 CV_SPLITS = 3  # grouped folds of the by-document scheme
 INNER_SPLITS = 2  # grouped folds for calibration and thresholds inside every fit
 
@@ -85,7 +85,7 @@ def model_factories(home: str | Path | None, ls: LabelledSet, *, tuned: bool = F
         "e5-head (frozen encoder)": lambda: FineTunedThemeClassifier(**SHIPPED_PARAMS, home=home),
     }
     if tuned:
-        factories["e5-tuned (top layers)"] = lambda: FineTunedThemeClassifier(**TUNED_PARAMS, home=home)
+        factories["e5-tuned (top layer)"] = lambda: FineTunedThemeClassifier(**TUNED_PARAMS, home=home)
     return factories
 
 
@@ -93,11 +93,13 @@ SCHEMES = ("by document", "reports → messages", "messages → reports", "held-
 
 
 def evaluate_models(home: str | Path | None = None, *, progress: bool = True, tuned: bool = False,
-                    schemes: Sequence[str] = SCHEMES, n_bootstrap: int = 1000) -> dict[str, dict]:  # fmt: skip
-    """{scheme: {model name: EvalResult}} for every model on the same rows of each of `schemes`.
+                    schemes: Sequence[str] = SCHEMES, n_bootstrap: int = 1000,
+                    models: Sequence[str] | None = None) -> dict[str, dict]:  # fmt: skip
+    """{scheme: {model name: EvalResult}} for every model (or the named `models`) on the same rows of
+    each of `schemes`.
 
-    `tuned` adds the fine-tuned-encoder variant to the held-out scheme only (each of its fits
-    trains transformer layers: minutes on a small CPU).
+    `tuned` adds the fine-tuned-encoder variant to every scheme (each of its fits trains a
+    transformer layer: minutes on a small CPU).
     """
     from .backbone import get_backbone
     from .evaluate import document_splits, evaluate_splits, genre_split, held_out_split
@@ -106,7 +108,9 @@ def evaluate_models(home: str | Path | None = None, *, progress: bool = True, tu
     held = held_out_mask(everything)
     train = subset(everything, np.flatnonzero(~held))
     _log(progress, f"encoding {len(everything)} labelled texts once")
-    get_backbone(home).states(everything.texts, 512, cache=True)
+    backbone = get_backbone(home)  # one pass keeps the last layer and, with `tuned`, the one below the tuned layers
+    below = backbone.n_layers - TUNED_PARAMS["tune_layers"] if tuned else None
+    backbone.states(everything.texts, 512, cache=True, layer=below)
     planned = {
         "by document": lambda: (train, document_splits(train, CV_SPLITS)),
         "reports → messages": lambda: (train, genre_split(train, ["message"], ["report"])),
@@ -117,7 +121,9 @@ def evaluate_models(home: str | Path | None = None, *, progress: bool = True, tu
     for scheme in schemes:
         ls, splits = planned[scheme]()
         results[scheme] = {}
-        for name, factory in model_factories(home, ls, tuned=tuned and scheme == "held-out").items():
+        for name, factory in model_factories(home, ls, tuned=tuned).items():
+            if models is not None and name not in models:
+                continue
             start = time.perf_counter()
             r = evaluate_splits(factory, ls, splits, inner_splits=INNER_SPLITS, n_bootstrap=n_bootstrap)
             results[scheme][name] = r
@@ -134,6 +140,7 @@ def train_shipped_model(home: str | Path | None = None, out_dir: str | Path | No
     write the model folder with its card. Returns a summary (out_dir, seconds, thresholds, counts)."""
     from .backbone import BASE_MODEL_ID, get_backbone
     from .calibration import CalibratedThemeClassifier, expected_calibration_error, reliability_table
+    from .encoder_choice import load_comparison
     from .estimator import FineTunedThemeClassifier
     from .evaluate import format_table
     from .model_card import CardData, label_counts, render_card
@@ -171,6 +178,8 @@ def train_shipped_model(home: str | Path | None = None, out_dir: str | Path | No
         ece=expected_calibration_error(model.oof_true_[:, core], model.oof_proba_[:, core]),
         seconds=seconds,
         versions=versions(),
+        encoder_comparison=load_comparison(),
+        tuned_parameters=TUNED_PARAMS,
     )
     extra = {
         "training": {"seconds": round(seconds, 1), "rows": len(ls), "real_rows": card.n_real,
