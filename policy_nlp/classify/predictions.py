@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts import Manifest, write_file
 from ..errors import InputError
 from .data import LabelledSet
 from .evaluate import EvalResult, _scores, bootstrap_macro_f1
@@ -41,6 +42,7 @@ def save_predictions(results: dict[str, EvalResult], labelled_set: LabelledSet, 
     first = next(iter(results.values()))
     data = {
         "format_version": FORMAT_VERSION,
+        "versions": Manifest.new("classifier-predictions", libraries=(np,)).versions,
         "produced_by": "policy-nlp evaluate classify" + (" --in-sample" if first.scheme == IN_SAMPLE_SCHEME else "")
                        + " --predictions FILE",
         "theme_model": theme_model,
@@ -55,10 +57,8 @@ def save_predictions(results: dict[str, EvalResult], labelled_set: LabelledSet, 
         },
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    with write_file(path) as tmp:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     return path
 
 
