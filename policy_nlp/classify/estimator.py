@@ -98,15 +98,22 @@ class FineTunedThemeClassifier(_MultiLabelClassifier):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        import torch
-
         check_is_fitted(self, "network_")
         texts = _texts(X)
-        out = np.zeros((len(texts), self.n_themes_))
         if not texts:
-            return out
+            return np.zeros((0, self.n_themes_))
         backbone = get_backbone(self.home)
-        states = backbone.states(texts, self.max_length, layer=backbone.n_layers - self.tune_layers)
+        return self.proba_from_states(texts, backbone.states(texts, self.max_length,
+                                                             layer=backbone.n_layers - self.tune_layers))
+
+    def proba_from_states(self, texts: Sequence[str], states: Sequence) -> np.ndarray:
+        """Sigmoid scores [n, themes] of `texts` from their token states below the head, (tokens, hidden)
+        torch tensors: what `predict_proba` computes after encoding (run's shared pass gives them too)."""
+        import torch
+
+        out = np.zeros((len(texts), self.n_themes_))
+        if not len(texts):
+            return out
         keywords = keyword_features(texts, self.theme_ids_)
         with torch.inference_mode():
             for batch in length_batches([s.shape[0] for s in states], BATCH_TOKENS, MAX_BATCH):

@@ -12,11 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..embed.encoder import length_batches
-from .backbone import BATCH_TOKENS, MAX_BATCH, PASSAGE_PROMPT
+from .backbone import PASSAGE_PROMPT
 from .calibration import CalibratedThemeClassifier, platt_apply
 from .estimator import FineTunedThemeClassifier
-from .head import keyword_features, pad
 
 
 def reads_last_layer(model: object, prompt: str, max_length: int) -> bool:
@@ -31,17 +29,8 @@ def proba_from_states(model: CalibratedThemeClassifier, texts: Sequence[str], st
     """Calibrated probabilities [n, themes] of `texts` from their last-layer token states, (tokens, hidden) each."""
     import torch
 
-    inner = model.estimator_
-    raw = np.zeros((len(texts), model.n_themes_))
-    if not len(texts):
-        return raw
     tensors = [torch.from_numpy(np.asarray(s, dtype=np.float32)) for s in states]
-    keywords = keyword_features(texts, inner.theme_ids_)
-    with torch.inference_mode():
-        for batch in length_batches([s.shape[0] for s in tensors], BATCH_TOKENS, MAX_BATCH):
-            h, mask = pad(tensors, batch)
-            raw[batch] = torch.sigmoid(inner.network_(h, mask, keywords[batch])).double().numpy()
-    return platt_apply(model.calibration_, raw)
+    return platt_apply(model.calibration_, model.estimator_.proba_from_states(list(texts), tensors))
 
 
 class StatesThemeModel:
