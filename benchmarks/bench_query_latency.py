@@ -1,7 +1,8 @@
 """Latency of one default (hybrid) query with every signal on, at 100k paragraphs: query encoding (e5 int8 ONNX),
 FAISS flat search, BM25 over jieba words, BM25 over character uni+bigrams, weighted RRF, the learned reranking of
 the fused top 50 and the relevance estimate of the top 10 — everything `policy-nlp search` does except reading
-rows from SQLite (the hits' rows and the reranked candidates' texts; here the texts come from memory).
+rows from SQLite (the hits' rows and the reranked candidates' texts, documents and neighbours; here they come from
+memory, the synthetic paragraphs in documents of `DOCUMENT_PARAGRAPHS`).
 
 Paragraphs are made of 2-6 sentences sampled (fixed seed) from the seed reports and, when it is there,
 ../shared/corpus/meiyu (read at run time, never stored); vectors are random unit vectors (a flat search costs the
@@ -35,13 +36,14 @@ from policy_nlp.search.engine import CANDIDATES, SearchEngine  # noqa: E402
 from policy_nlp.search.evaluate import DEFAULT_QUERIES  # noqa: E402
 from policy_nlp.search.fusion import FUSION  # noqa: E402
 from policy_nlp.search.indexes import Indexes  # noqa: E402
-from policy_nlp.search.ranker import RANKER  # noqa: E402
+from policy_nlp.search.ranker import RANKER, Candidates  # noqa: E402
 from policy_nlp.search.relevance import RELEVANCE, features  # noqa: E402
 from policy_nlp.search.tokenize import ANALYZERS  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = [REPO / "corpus" / "seeds", REPO.parent / "shared" / "corpus" / "meiyu"]
 K = 10
+DOCUMENT_PARAGRAPHS = 20
 
 
 def sentence_pool() -> list[str]:
@@ -79,7 +81,10 @@ def main() -> None:
     engine = SearchEngine(None, indexes, encoder)  # no store: the hits' rows are not read
     queries = [json.loads(line) for line in DEFAULT_QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
     stages = ("encode", "dense", "bm25", "chars", "fuse+rerank+relevance")
-    headings = dict.fromkeys(texts, "")
+    n = len(texts)
+    candidates = Candidates(texts, dict.fromkeys(texts, ""), {i: str(i // DOCUMENT_PARAGRAPHS) for i in texts},
+                            {i: (i - 1 if i % DOCUMENT_PARAGRAPHS else None,
+                                 i + 1 if (i + 1) % DOCUMENT_PARAGRAPHS and i + 1 < n else None) for i in texts})  # fmt: skip
     times: dict[str, list[list[float]]] = {}  # query kind -> one row of stage times (ms) per query
     for repeat in range(2):  # the first pass warms caches; the second is timed
         for q in queries:
@@ -94,7 +99,7 @@ def main() -> None:
                 marks.append(time.perf_counter())
             fused = FUSION.fuse(query, runs)
             if RANKER is not None:
-                fused = RANKER.rerank(query, fused, runs, texts, headings, FUSION.kind(query) == "paragraph")
+                fused = RANKER.rerank(query, fused, runs, candidates, FUSION.kind(query) == "paragraph")
             fused = fused[:K]
             RELEVANCE.predict(features(query, [i for i, _ in fused], runs, texts, FUSION))
             marks.append(time.perf_counter())

@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 
 from policy_nlp import Workspace
 from policy_nlp.search.engine import DEFAULT_MODE
-
-RESAMPLES = 10_000
+from policy_nlp.search.evaluate import paired_interval
 
 
 def main() -> None:
@@ -29,16 +27,14 @@ def main() -> None:
     with Workspace(args.home) as ws:
         frame = ws.evaluate_search_per_query()
     table = frame[frame["split"] == args.split].pivot(index="qid", columns="mode", values="ndcg")
-    rng = np.random.default_rng(0)
-    picks = rng.integers(0, len(table), size=(RESAMPLES, len(table)))
     rows = {}
     for system in (c for c in table.columns if c != DEFAULT_MODE):
         diff = (table[DEFAULT_MODE] - table[system]).to_numpy()
-        means = diff[picks].mean(axis=1)
+        low, high = paired_interval(diff)
         rows[system] = {"mean_difference": round(float(diff.mean()), 4),
                         "wins": int((diff > 1e-9).sum()), "ties": int((abs(diff) <= 1e-9).sum()),
                         "losses": int((diff < -1e-9).sum()),
-                        "ci95": [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]}  # fmt: skip
+                        "ci95": [round(low, 4), round(high, 4)]}  # fmt: skip
     print(json.dumps({"split": args.split, "queries": len(table), "default": DEFAULT_MODE,
                       "default_ndcg10": round(float(table[DEFAULT_MODE].mean()), 4), "against": rows}, indent=2))
 

@@ -25,7 +25,7 @@ from .filters import Filters
 from .fusion import FUSION, Fusion
 from .backends import SearchBackend
 from .indexes import encoder_for, load
-from .ranker import RANKER, LinearRanker
+from .ranker import RANKER, Candidates, LinearRanker
 from .relevance import RELEVANCE, RelevanceModel, features
 from .tokenize import tokenize
 
@@ -158,10 +158,12 @@ class SearchEngine:
                 for name in sorted(set(self.fusion.signals) | set(self.ranker.signals if self.ranker else ()))}
         fused = self.fusion.fuse(query, runs)
         if self.ranker is not None:
-            head = list(self.store.iter_paragraphs(para_ids=[i for i, _ in fused[: self.ranker.depth]]))
-            fused = self.ranker.rerank(query, fused, runs, {p.para_id: p.text for p in head},
-                                       {p.para_id: " ".join(p.section_path) for p in head},
-                                       pasted=self.fusion.kind(query) == "paragraph")  # fmt: skip
+            head = [i for i, _ in fused[: self.ranker.depth]]
+            read = list(self.store.iter_paragraphs(para_ids=list(dict.fromkeys(head + [i for i, _ in runs["chars"]]))))
+            candidates = Candidates({p.para_id: p.text for p in read},
+                                    {p.para_id: " ".join(p.section_path) for p in read},
+                                    {p.para_id: p.doc_id for p in read}, self.store.neighbours(head))  # fmt: skip
+            fused = self.ranker.rerank(query, fused, runs, candidates, pasted=self.fusion.kind(query) == "paragraph")
         return fused[:depth], runs
 
     def signal(self, query: str, name: str, *, depth: int = CANDIDATES, allowed: np.ndarray | None = None,

@@ -107,6 +107,15 @@ def unjudged(ranked: Sequence[int], grades: dict[int, int], k: int = CUTOFF) -> 
     return sum(1 for i in ranked[:k] if i not in grades)
 
 
+def paired_interval(differences: Sequence[float], resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval of the mean of per-query differences (queries resampled, fixed seed)."""
+    import numpy as np
+
+    diff = np.asarray(differences, dtype=float)
+    means = diff[np.random.default_rng(seed).integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
 def per_query(queries: Sequence[Judged], systems: dict[str, Callable[[str], Sequence[int]]]) -> list[tuple[str, Judged, Scores]]:
     """(system, query, that query's scores) for every system (name -> ranking function) and every query
     with a relevant paragraph."""

@@ -1,8 +1,10 @@
 """A learned reranking of the fused candidates: a linear score over per-candidate features.
 
 The default search fuses its signals (weighted RRF), then reorders the fused top `depth` by
-`coef · features`, where the features say how each signal ranked and scored the candidate and how much of
-the query the paragraph and its headings cover. The weights are fitted pairwise (a paragraph judged
+`coef · features`, where the features say how each signal ranked and scored the candidate, how much of
+the query the paragraph and its headings cover, and how well its document and its neighbouring paragraphs
+match in character BM25 (relevant paragraphs come in runs, in documents about the query). The weights are
+fitted pairwise (a paragraph judged
 more relevant must score higher than a less relevant one of the same query) on the tuning half of the
 judged queries by `policy_nlp.search.tune`, and shipped with the fusion weights.
 """
@@ -30,6 +32,8 @@ FEATURES = (
     "bigram_coverage", "word_coverage", "heading_coverage",  # share of the query in the text / headings
     "log_length",  # ln(1 + characters) / 6
     "paragraph_dense_rank", "paragraph_bm25_rank", "paragraph_chars_rank", "paragraph_bigram_coverage",  # pasted
+    "document_chars_share",  # the best chars_share of a paragraph of the same document
+    "neighbour_chars_share",  # the better chars_share of the paragraphs just before and after
 )  # fmt: skip
 
 
@@ -44,15 +48,47 @@ def coverage(text: str, bigrams: set[str], words: set[str]) -> tuple[float, floa
     return bigram_share, word_share
 
 
-def candidate_features(query: str, para_ids: Sequence[int], runs: dict[str, Run], texts: dict[int, str],
-                       headings: dict[int, str], pasted: bool) -> np.ndarray:  # fmt: skip
+@dataclass(frozen=True)
+class Candidates:
+    """What the features read of the paragraphs besides the rankings: the candidates' texts and headings, the
+    document of each candidate and of each paragraph of the character BM25 ranking, and each candidate's
+    neighbours (the paragraph ids just before and after it in its document, None at an end)."""
+
+    texts: dict[int, str]
+    headings: dict[int, str]
+    documents: dict[int, str]
+    neighbours: dict[int, tuple[int | None, int | None]]
+
+
+def context_shares(para_ids: Sequence[int], chars: Run, candidates: Candidates) -> np.ndarray:
+    """(document_chars_share, neighbour_chars_share) of each of `para_ids`: character BM25 scores over the
+    query's best, of the best-scoring paragraph of the same document and of the better neighbour (0 when absent)."""
+    share = dict(chars)
+    best = max(share.values(), default=0.0)
+    share = {i: s / best for i, s in share.items()} if best > 0 else {}
+    document_best: dict[str, float] = {}
+    for i, s in share.items():
+        document = candidates.documents.get(i)
+        if document is not None:
+            document_best[document] = max(document_best.get(document, 0.0), s)
+    rows = np.zeros((len(para_ids), 2))
+    for row, i in zip(rows, para_ids):
+        before, after = candidates.neighbours.get(i, (None, None))
+        row[:] = document_best.get(candidates.documents.get(i), 0.0), max(share.get(before, 0.0), share.get(after, 0.0))
+    return rows
+
+
+def candidate_features(query: str, para_ids: Sequence[int], runs: dict[str, Run], candidates: Candidates,
+                       pasted: bool) -> np.ndarray:  # fmt: skip
     """One row of `FEATURES` per paragraph of `para_ids`; `pasted` says the query is a pasted paragraph."""
+    texts, headings = candidates.texts, candidates.headings
     bigrams, words = char_bigrams(query), set(tokenize(query))
     ranks = {s: {i: r for r, (i, _) in enumerate(runs.get(s, ()), 1)} for s in SIGNALS}
     scores = {s: dict(runs.get(s, ())) for s in SIGNALS}
     best = {s: max(scores[s].values(), default=0.0) for s in ("bm25", "chars")}
     dense_floor = min(scores["dense"].values(), default=0.0)
     rows = np.zeros((len(para_ids), len(FEATURES)))
+    rows[:, -2:] = context_shares(para_ids, runs.get("chars", ()), candidates)
     for row, i in zip(rows, para_ids):
         rank = [RANK_K / (RANK_K + ranks[s][i]) if i in ranks[s] else 0.0 for s in SIGNALS]
         share = [scores[s].get(i, 0.0) / best[s] if best[s] > 0 else 0.0 for s in ("bm25", "chars")]
@@ -60,7 +96,7 @@ def candidate_features(query: str, para_ids: Sequence[int], runs: dict[str, Run]
         bigram_share, word_share = coverage(text, bigrams, words)
         heading_share = coverage(normalise(headings.get(i, "")), bigrams, set())[0]
         local = [scores["dense"].get(i, dense_floor), bigram_share, word_share, heading_share, math.log1p(len(text)) / 6]
-        row[:] = rank + share + local + [float(pasted) * x for x in rank + [bigram_share]]
+        row[:-2] = rank + share + local + [float(pasted) * x for x in rank + [bigram_share]]
     return rows
 
 
@@ -77,15 +113,15 @@ class LinearRanker:
         """The signal rankings the features read."""
         return SIGNALS
 
-    def rerank(self, query: str, fused: Run, runs: dict[str, Run], texts: dict[int, str],
-               headings: dict[int, str], pasted: bool) -> list[tuple[int, float]]:  # fmt: skip
+    def rerank(self, query: str, fused: Run, runs: dict[str, Run], candidates: Candidates,
+               pasted: bool) -> list[tuple[int, float]]:  # fmt: skip
         """(id, score) best first: the head scored by the ranker, the tail at (lowest head score - 1 + fused score)."""
         if list(self.features) != list(FEATURES):
             raise ValueError(f"ranker expects features {self.features}, this version computes {FEATURES}")
-        head = [i for i, _ in fused[: self.depth] if i in texts]
+        head = [i for i, _ in fused[: self.depth] if i in candidates.texts]
         if not head:
             return list(fused)
-        scores = candidate_features(query, head, runs, texts, headings, pasted) @ np.asarray(self.coef)
+        scores = candidate_features(query, head, runs, candidates, pasted) @ np.asarray(self.coef)
         order = np.lexsort((np.arange(len(head)), -scores))  # ties keep the fused order
         ranked = [(head[k], float(scores[k])) for k in order]
         floor, taken = ranked[-1][1] - 1.0, set(head)
@@ -113,7 +149,9 @@ class PairwiseRanker:
 
     `fit(X, y, groups)`: rows `X`, graded labels `y` (0, 1, 2), query of each row `groups`. Every pair of
     rows of one query with different grades becomes two mirrored examples; at most `max_pairs` pairs per
-    query are drawn (seeded) so long candidate lists do not dominate. Sets `coef_`.
+    query are drawn (seeded) so long candidate lists do not dominate. The features are divided by their
+    standard deviation over `X` before fitting, so `C` regularises each alike whatever its scale; `coef_`
+    applies to the unscaled features.
     """
 
     def __init__(self, C: float = 0.01, max_pairs: int = 400, random_state: int = 0) -> None:
@@ -125,6 +163,9 @@ class PairwiseRanker:
         from sklearn.linear_model import LogisticRegression
 
         X, y, groups = np.asarray(X, dtype=float), np.asarray(y), np.asarray(groups)
+        scale = X.std(axis=0) if len(X) else np.ones(X.shape[1])
+        scale[scale == 0] = 1.0
+        X = X / scale
         rng = np.random.default_rng(self.random_state)
         diffs = []
         for group in dict.fromkeys(groups.tolist()):
@@ -139,7 +180,7 @@ class PairwiseRanker:
             raise ValueError("no query has two candidates with different grades: nothing to learn from")
         model = LogisticRegression(C=self.C, fit_intercept=False, max_iter=2000)
         model.fit(np.concatenate([diffs, -diffs]), np.r_[np.ones(len(diffs)), np.zeros(len(diffs))])
-        self.coef_ = model.coef_[0]
+        self.coef_ = model.coef_[0] / scale
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:

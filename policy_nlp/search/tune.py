@@ -18,10 +18,10 @@ import numpy as np
 
 from ..artifacts import Manifest, write_file
 from .engine import CANDIDATES, SearchEngine
-from .evaluate import DEFAULT_QUERIES, Judged, judged_in_store, ndcg
+from .evaluate import DEFAULT_QUERIES, Judged, judged_in_store, ndcg, paired_interval
 from .fusion import FUSION_FILE, Fusion
 from .ranker import FEATURES as RANKER_FEATURES
-from .ranker import LinearRanker, PairwiseRanker, candidate_features
+from .ranker import Candidates, LinearRanker, PairwiseRanker, candidate_features
 from .relevance import FEATURES, RelevanceModel, features
 
 Runs = dict[str, list[tuple[int, float]]]  # signal name -> [(id, score)] best first
@@ -32,7 +32,7 @@ RELEVANCE_DEPTH = 20
 SIGNALS = ("dense", "bm25", "chars")
 #: The reranker reorders the fused top this many; its regularisation is chosen from `C_GRID` by `FOLDS`-fold CV.
 RERANK_DEPTH = 50
-C_GRID = (0.003, 0.01, 0.03, 0.1)
+C_GRID = (0.01, 0.1, 1.0)
 FOLDS = 5
 #: Queries of at least this many characters are pasted paragraphs (the set's phrases have ≤ 13, its paragraphs ≥ 92).
 PARAGRAPH_CHARS = 30
@@ -72,31 +72,32 @@ def _mean_ndcg(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion)
     return float(np.mean([ndcg([i for i, _ in fusion.fuse(q.query, runs[q.qid])], q.grades) for q in queries]))
 
 
-def ranker_data(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion, texts: dict[int, str],
-                headings: dict[int, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+def ranker_data(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
+                candidates: Candidates) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
     """Features, grades (unjudged = 0) and query ids of each query's fused top `RERANK_DEPTH`."""
     rows, grades, groups = [], [], []
     for q in queries:
         head = [i for i, _ in fusion.fuse(q.query, runs[q.qid])[:RERANK_DEPTH]]
-        rows.append(candidate_features(q.query, head, runs[q.qid], texts, headings, fusion.kind(q.query) == "paragraph"))
+        rows.append(candidate_features(q.query, head, runs[q.qid], candidates, fusion.kind(q.query) == "paragraph"))
         grades += [q.grades.get(i, 0) for i in head]
         groups += [q.qid] * len(head)
     return np.concatenate(rows), np.asarray(grades), groups
 
 
-def fit_ranker(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion,
-               texts: dict[int, str], headings: dict[int, str], C: float) -> LinearRanker:  # fmt: skip
+def fit_ranker(queries: Sequence[Judged], runs: dict[str, Runs], fusion: Fusion, candidates: Candidates,
+               C: float) -> LinearRanker:  # fmt: skip
     """The pairwise ranker fitted on `queries`' fused candidates."""
-    model = PairwiseRanker(C=C).fit(*ranker_data(queries, runs, fusion, texts, headings))
+    model = PairwiseRanker(C=C).fit(*ranker_data(queries, runs, fusion, candidates))
     return LinearRanker(coef=[float(c) for c in model.coef_], depth=RERANK_DEPTH, features=list(RANKER_FEATURES))
 
 
-def select_ranker(queries: Sequence[Judged], runs: dict[str, Runs], texts: dict[int, str],
-                  headings: dict[int, str]) -> tuple[float | None, dict[str, float]]:  # fmt: skip
+def select_ranker(queries: Sequence[Judged], runs: dict[str, Runs],
+                  candidates: Candidates) -> tuple[float | None, dict[str, float], list[float]]:  # fmt: skip
     """The C whose fusion + reranker has the best cross-validated nDCG@10, or None when fusion alone does better.
 
     Folds are queries in turn (query i goes to fold i mod `FOLDS`); in each fold the fusion weights are refitted
-    on the other folds too, so no figure was fitted on the query it scores. Returns the choice and the CV figures.
+    on the other folds too, so no figure was fitted on the query it scores. Returns the choice, the CV figures,
+    and the 95 % bootstrap interval of the best reranker's per-query gain over fusion alone.
     """
     results: dict[str, list[float]] = {"fusion": [], **{f"reranker C={c}": [] for c in C_GRID}}
     for fold in range(FOLDS):
@@ -105,20 +106,21 @@ def select_ranker(queries: Sequence[Judged], runs: dict[str, Runs], texts: dict[
         fusion = fit_fusion(train, runs, PARAGRAPH_CHARS)
         results["fusion"] += [ndcg([i for i, _ in fusion.fuse(q.query, runs[q.qid])], q.grades) for q in test]
         for c in C_GRID:
-            ranker = fit_ranker(train, runs, fusion, texts, headings, c)
-            results[f"reranker C={c}"] += [ndcg(_ranking(ranker, fusion, q, runs, texts, headings), q.grades)
-                                           for q in test]  # fmt: skip
+            ranker = fit_ranker(train, runs, fusion, candidates, c)
+            results[f"reranker C={c}"] += [ndcg(_ranking(ranker, fusion, q, runs, candidates), q.grades) for q in test]
     cv = {name: round(float(np.mean(v)), 4) for name, v in results.items()}
     best = max(C_GRID, key=lambda c: cv[f"reranker C={c}"])
-    return (best if cv[f"reranker C={best}"] > cv["fusion"] else None), cv
+    gain = np.subtract(results[f"reranker C={best}"], results["fusion"])
+    interval = [round(x, 4) for x in paired_interval(gain)]
+    return (best if cv[f"reranker C={best}"] > cv["fusion"] else None), cv, interval
 
 
-def _ranking(ranker: LinearRanker | None, fusion: Fusion, q: Judged, runs: dict[str, Runs], texts: dict[int, str],
-             headings: dict[int, str]) -> list[int]:  # fmt: skip
+def _ranking(ranker: LinearRanker | None, fusion: Fusion, q: Judged, runs: dict[str, Runs],
+             candidates: Candidates) -> list[int]:  # fmt: skip
     """The default search's ranking of a judged query: fusion, then the reranker when there is one."""
     fused = fusion.fuse(q.query, runs[q.qid])
     if ranker is not None:
-        fused = ranker.rerank(q.query, fused, runs[q.qid], texts, headings, fusion.kind(q.query) == "paragraph")
+        fused = ranker.rerank(q.query, fused, runs[q.qid], candidates, fusion.kind(q.query) == "paragraph")
     return [i for i, _ in fused]
 
 
@@ -181,17 +183,19 @@ def fit(home: Path, queries: Path) -> dict[str, object]:
         tune = [q for q in judged if q.split == "tune" and q.relevant]
         heldout = [q for q in judged if q.split == "heldout" and q.relevant]
         runs = signal_runs(ws.engine, tune + heldout)
+        neighbours = ws.store.neighbours([p.para_id for p in paragraphs])
     texts = {p.para_id: p.text for p in paragraphs}
-    headings = {p.para_id: " ".join(p.section_path) for p in paragraphs}
+    candidates = Candidates(texts, {p.para_id: " ".join(p.section_path) for p in paragraphs},
+                            {p.para_id: p.doc_id for p in paragraphs}, neighbours)  # fmt: skip
     fusion = fit_fusion(tune, runs, PARAGRAPH_CHARS)
-    c, cv = select_ranker(tune, runs, texts, headings)
-    ranker = fit_ranker(tune, runs, fusion, texts, headings, c) if c is not None else None
-    ranked = {q.qid: _ranking(ranker, fusion, q, runs, texts, headings) for q in tune + heldout}
+    c, cv, gain = select_ranker(tune, runs, candidates)
+    ranker = fit_ranker(tune, runs, fusion, candidates, c) if c is not None else None
+    ranked = {q.qid: _ranking(ranker, fusion, q, runs, candidates) for q in tune + heldout}
     relevance = fit_relevance(tune, ranked, runs, fusion, texts)
     base_rate = float(relevance_data(tune, ranked, runs, fusion, texts)[1].mean())
     return {"fitted_on": f"{queries.name}, split = tune ({len(tune)} queries)",
             "fusion": fusion.to_dict(), "ranker": ranker.to_dict() if ranker else None,
-            "ranker_selection": {"folds": FOLDS, "cv_ndcg10": cv}, "relevance": relevance.to_dict(),
+            "ranker_selection": {"folds": FOLDS, "cv_ndcg10": cv, "cv_gain_ci95": gain}, "relevance": relevance.to_dict(),
             "relevance_heldout": calibration(relevance, *relevance_data(heldout, ranked, runs, fusion, texts),
                                                       base_rate)}
 
