@@ -113,3 +113,5 @@ def test_the_shipped_reranker_is_the_one_cross_validation_chose():
     selection = shipped_config()["ranker_selection"]["cv_ndcg10"]
     assert RANKER is not None and RANKER.features == list(FEATURES) and RANKER.depth == RERANK_DEPTH
     assert max(v for k, v in selection.items() if k.startswith("reranker")) > selection["fusion"]
+    low, high = shipped_config()["ranker_selection"]["cv_gain_ci95"]  # per-query CV gain over fusion alone
+    assert 0 < low < high
