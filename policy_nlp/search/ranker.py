@@ -4,9 +4,9 @@ The default search fuses its signals (weighted RRF), then reorders the fused top
 `coef · features`, where the features say how each signal ranked and scored the candidate, how much of
 the query the paragraph and its headings cover, and how well its document and its neighbouring paragraphs
 match in character BM25 (relevant paragraphs come in runs, in documents about the query). The weights are
-fitted pairwise (a paragraph judged
-more relevant must score higher than a less relevant one of the same query) on the tuning half of the
-judged queries by `policy_nlp.search.tune`, and shipped with the fusion weights.
+fitted pairwise (a paragraph judged more relevant must score higher than a less relevant one of the same
+query) on the tuning half of the judged queries by `policy_nlp.search.tune`, and shipped with the fusion
+weights.
 """
 
 from __future__ import annotations
