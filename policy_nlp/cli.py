@@ -647,6 +647,8 @@ def _read_only(args: argparse.Namespace) -> bool:
         return not args.store
     if args.command == "index":
         return args.action == "check"
+    if args.command == "evaluate":
+        return not args.in_sample  # the in-sample check tags the store's untagged paragraphs first
     return args.command in READ_ONLY_COMMANDS
 
 

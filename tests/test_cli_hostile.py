@@ -300,3 +300,12 @@ def test_building_the_bm25_index_logs_no_debug_lines(caplog):
     with caplog.at_level(logging.NOTSET):  # the root logger lets everything through, as after basicConfig
         BM25Index.build(np.array([1, 2]), ["全面落实“双减”政策,规范校外培训", "加强校园安全管理"])
     assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
+
+
+def test_only_the_in_sample_check_opens_the_store_for_writing_among_evaluations():
+    from policy_nlp.cli import _read_only, build_parser
+
+    parse = build_parser().parse_args
+    assert _read_only(parse(["evaluate", "classify"]))
+    assert _read_only(parse(["evaluate", "search"]))
+    assert not _read_only(parse(["evaluate", "classify", "--in-sample"]))  # it tags untagged paragraphs first
