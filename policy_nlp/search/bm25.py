@@ -111,13 +111,13 @@ class BM25Index:
         if self._postings is None or not query_ids or k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
         scores = self._scores(query_ids, max_postings)
-        if allowed_ids is not None:
+        if allowed_ids is None:
+            hits = np.flatnonzero(scores > 0)
+        else:  # only the allowed paragraphs' scores are looked at
             if self._positions is None:
                 self._positions = IdPositions(self._ids)
-            keep = np.zeros(len(scores), bool)
-            keep[self._positions.of(allowed_ids)] = True
-            scores *= keep
-        hits = np.flatnonzero(scores > 0)
+            allowed = np.unique(self._positions.of(allowed_ids))
+            hits = allowed[scores[allowed] > 0]
         if len(hits) > k:  # keep every hit tied with the k-th best, then sort exactly
             kth = np.partition(scores[hits], len(hits) - k)[len(hits) - k]
             hits = hits[scores[hits] >= kth]
