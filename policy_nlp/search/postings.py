@@ -1,7 +1,7 @@
 """A keyword index's postings (bm25s's word-major score columns), read one word's slice at a time.
 
-A saved index keeps its postings in `.npy` files that may be far larger than memory (a million paragraphs make
-about 2.9 GB of character postings). Reading them through a memory map would make every page a query touches
+A saved index keeps its postings in `.npy` files that may be large (the character index of a million paragraphs
+takes about 3 GB). Reading them through a memory map would make every page a query touches
 count in the process's resident memory for as long as the index is open; reading each slice with `os.preadv`
 into a fresh buffer leaves the pages in the operating system's shared, reclaimable file cache instead, so
 resident memory holds only the current query's postings.
