@@ -6,15 +6,19 @@ of seeds + meiyu and of the judged queries); paragraph texts are 2-6 sentences s
 seed and meiyu reports, held in memory only. BM25 analysis (jieba words and character n-grams of every
 paragraph) is timed on its own (`bm25_analysis_s`). Each dense preset is saved, then opened in a fresh process
 that answers single queries on one thread: dense (the ANN index), bm25 (words, then chars, with the postings
-cap), hybrid (ANN dense + both BM25 + the shipped weighted RRF fusion; query encoding not included). The
+cap), hybrid (ANN dense + both BM25 + the shipped weighted RRF fusion; query encoding not included). With
+`--home H` (a home with the converted embedded model) that process also loads the int8 ONNX encoder and times
+hybrid+encode: the same hybrid query after encoding its text (the dense search still uses the realistic query
+vector, since synthetic paragraphs have no text to match), so its RSS is that of a service that encodes. The
 filter keeps 1 % of the paragraphs (every hundredth block of 25, like one bureau's reports). recall@10:
 dense against exact search (filtered: exact search of the kept paragraphs), hybrid against the same fusion
 over exact dense results, bm25 against the same BM25 without the postings cap. RSS: the peak resident memory
-of that process (open + all queries); the top-level `rss_bytes` is that of the preset `auto` chooses. The bm25
-rows come from one more process, which also runs the uncapped reference searches (they read most of the
-memory-mapped character index, so that process's RSS is not a serving figure).
+of that process (open + all queries); the top-level `rss_bytes` is that of the preset `auto` chooses, and
+`rss_parts` splits its resident memory after the queries into anonymous and file-backed bytes. The bm25
+rows come from one more process, which also runs the uncapped reference searches (they read every posting
+of a query's tokens, so that process's RSS is not a serving figure).
 
-    python benchmarks/bench_scale.py --paragraphs 1000000 [--json FILE] [--presets flat ivf-fp16 ivf-sq8]
+    python benchmarks/bench_scale.py --paragraphs 1000000 [--json FILE] [--presets flat ivf-fp16 ivf-sq8] [--home H]
 """
 
 from __future__ import annotations
@@ -138,11 +142,18 @@ def overlap(found: list[list[int]], truth: list[list[int]]) -> float:
     return float(np.mean([len(set(a[:K]) & set(b[:K])) / max(1, min(K, len(b))) for a, b in zip(found, truth)]))
 
 
-def measure(work: Path, preset: str, with_bm25: bool) -> list[dict]:
-    """Open the saved indexes (this process's RSS is the figure) and time single queries on one thread."""
+def measure(work: Path, preset: str, with_bm25: bool, home: Path | None = None) -> list[dict]:
+    """Open the saved indexes (this process's RSS is the figure) and time single queries on one thread; with
+    `home`, also load the int8 encoder from it and time hybrid queries that encode their text first."""
     import faiss
 
     faiss.omp_set_num_threads(1)
+    encoder = None
+    if home is not None:
+        from policy_nlp.embed import load_encoder
+
+        encoder = load_encoder(None, home=home, show_progress=False)
+        encoder.encode_queries(["warm"])
     dense = VectorIndex.load(work / f"dense-{preset}")
     words = BM25Index.load(work / "bm25", analyzer="words")
     chars = BM25Index.load(work / "bm25_chars", analyzer="chars")
@@ -169,7 +180,9 @@ def measure(work: Path, preset: str, with_bm25: bool) -> list[dict]:
                              "filtered": filtered, "p50_ms": p50, "p95_ms": p95,
                              "recall_at_10": overlap([r.tolist() for r in ranked], full)})
 
-        def hybrid(i: int, dense_ids: np.ndarray | None = None) -> list[int]:
+        def hybrid(i: int, dense_ids: np.ndarray | None = None, encode: bool = False) -> list[int]:
+            if encode:  # timed; the search still uses the realistic vector (synthetic paragraphs have no text twin)
+                encoder.encode_queries([texts[i]])
             if dense_ids is None:
                 scores, found_ids = dense.search(queries[i:i + 1], CANDIDATES, allowed_ids=keep)
                 dense_run = list(zip(found_ids[0].tolist(), scores[0].tolist()))
@@ -185,7 +198,11 @@ def measure(work: Path, preset: str, with_bm25: bool) -> list[dict]:
         reference = [hybrid(i, exact[i]) for i in range(len(queries))]
         rows.append({"index": preset, "mode": "hybrid", "filtered": filtered, "p50_ms": p50, "p95_ms": p95,
                      "recall_at_10": overlap(fused, reference)})
-    return [{**row, "rss_bytes": peak_rss()} for row in rows]
+        if encoder is not None:
+            p50, p95, fused = latencies(lambda i: hybrid(i, encode=True), len(queries))
+            rows.append({"index": preset, "mode": "hybrid+encode", "filtered": filtered, "p50_ms": p50, "p95_ms": p95,
+                         "recall_at_10": overlap(fused, reference)})
+    return [{**row, "rss_bytes": peak_rss(), "rss_parts": rss_parts()} for row in rows]
 
 
 def peak_rss() -> int:
@@ -196,16 +213,29 @@ def peak_rss() -> int:
     return 0
 
 
+def rss_parts() -> dict[str, int]:
+    """This process's resident memory now, split into anonymous (heap, arrays read into memory) and file-backed
+    (libraries, memory-mapped index files) bytes (/proc/self/smaps_rollup)."""
+    fields = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":")
+        fields[name] = int(value.split()[0]) * 1024
+    return {"anonymous": fields["Anonymous"], "file": fields["Rss"] - fields["Anonymous"] - fields.get("Shmem", 0)}
+
+
 def print_table(result: dict) -> None:
+    parts = result["rss_parts"]
+    rss = "" if parts is None else (
+        f"RSS of the default preset's process {result['rss_bytes'] / 2**20:,.0f} MiB (at the end: "
+        f"{parts['anonymous'] / 2**20:,.0f} MiB anonymous, {parts['file'] / 2**20:,.0f} MiB file-backed); ")
     print(f"\n{result['paragraphs']:,} paragraphs; BM25 analysis {result['bm25_analysis_s']:.1f} s "
-          f"({result['bm25_analysis_cpu_s']:.1f} s of CPU); "
-          f"RSS of the default preset's process {result['rss_bytes'] / 2**20:,.0f} MiB; "
+          f"({result['bm25_analysis_cpu_s']:.1f} s of CPU); {rss}"
           f"load average {result['load_average']:.1f} on {os.cpu_count()} cores")
-    print(f"{'index':<14}{'mode':<8}{'filter':<8}{'p50 ms':>8}{'p95 ms':>8}{'recall@10':>10}{'size MiB':>10}"
+    print(f"{'index':<14}{'mode':<15}{'filter':<8}{'p50 ms':>8}{'p95 ms':>8}{'recall@10':>10}{'size MiB':>10}"
           f"{'build s':>9}{'RSS MiB':>9}")
     for r in result["rows"]:
         recall = "" if r["recall_at_10"] is None else f"{r['recall_at_10']:.3f}"
-        print(f"{r['index']:<14}{r['mode']:<8}{'1 %' if r['filtered'] else '-':<8}{r['p50_ms']:>8.1f}{r['p95_ms']:>8.1f}"
+        print(f"{r['index']:<14}{r['mode']:<15}{'1 %' if r['filtered'] else '-':<8}{r['p50_ms']:>8.1f}{r['p95_ms']:>8.1f}"
               f"{recall:>10}{r['index_bytes'] / 2**20:>10.0f}{r['build_s']:>9.1f}{r['rss_bytes'] / 2**20:>9.0f}")
 
 
@@ -216,11 +246,13 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["flat", "ivf-fp16", "ivf-sq8", "hnsw"])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1, help="synthetic sample (presets were tuned on seed 0)")
+    parser.add_argument("--home", type=Path, help="a home with the converted embedded model: also time hybrid "
+                        "queries that encode their text (int8 ONNX), with the encoder in the measured process")
     parser.add_argument("--measure", nargs=3, metavar=("WORK", "PRESET", "WITH_BM25"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         work, preset, with_bm25 = args.measure
-        print(json.dumps(measure(Path(work), preset, with_bm25 == "1")))
+        print(json.dumps(measure(Path(work), preset, with_bm25 == "1", args.home)))
         return
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="scale-", dir=DATA_DIR))
@@ -229,16 +261,18 @@ def main() -> None:
         by_index = {b["index"]: b for b in built["builds"]}
         rows, default = [], resolve_kind("auto", args.paragraphs)
         for preset, with_bm25 in [(preset, "0") for preset in args.presets] + [(args.presets[0], "1")]:
+            home = ["--home", str(args.home)] if args.home and with_bm25 == "0" else []
             child = subprocess.run([sys.executable, __file__, "--paragraphs", str(args.paragraphs), "--measure",
-                                    str(work), preset, with_bm25],
+                                    str(work), preset, with_bm25, *home],
                                    capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
             measured = json.loads(child.stdout.splitlines()[-1])
             rows += [row for row in measured if (row["mode"] == "bm25") == (with_bm25 == "1")]
         for row in rows:
             row.update(index_bytes=by_index[row["index"]]["index_bytes"], build_s=by_index[row["index"]]["build_s"])
-        rss = next((r["rss_bytes"] for r in rows if r["index"] == default), None)
+        served = next((r for r in rows if r["index"] == default), {"rss_bytes": None, "rss_parts": None})
         result = {"paragraphs": args.paragraphs, "bm25_analysis_s": built["analysis_s"],
-                  "bm25_analysis_cpu_s": built["analysis_cpu_s"], "rss_bytes": rss,
+                  "bm25_analysis_cpu_s": built["analysis_cpu_s"], "rss_bytes": served["rss_bytes"],
+                  "rss_parts": served["rss_parts"], "encoder_in_process": args.home is not None,
                   "load_average": os.getloadavg()[0], "factories": {b["index"]: b.get("factory", "") for b in built["builds"]},
                   "rows": [{key: row[key] for key in COLUMNS} for row in rows]}
         print_table(result)

@@ -21,6 +21,7 @@ from .api import DEFAULT_THEME_MODEL, MAX_RESULTS, IngestOutcome, Workspace
 from .index import AUTO_FLAT_MAX, PRESETS
 from .search.engine import DEFAULT_MODE, MODES, Hit
 from .search.filters import Filters
+from .search.indexes import IndexReport
 from .errors import ConfigError, PolicyNLPError
 from .ingest import DEFAULT_MAX_BYTES
 from .schema import YEAR_MAX, YEAR_MIN, Document
@@ -129,7 +130,14 @@ def cmd_run(ws: Workspace, args: argparse.Namespace) -> int:
     else:
         out.print(escape(f"tagged {tagged} new paragraphs with themes; search index: {report.indexed} paragraphs "
                          f"({report.added} added, {report.removed} removed)"))  # fmt: skip
+        if report.rebuilt_from:
+            out.print(escape(_rebuilt_note(report)))
     return _ingest_code(outcomes)
+
+
+def _rebuilt_note(report: IndexReport) -> str:
+    return (f"the dense index was rebuilt as {report.kind} (it was {report.rebuilt_from}): the `auto` preset keeps "
+            f"exact flat search up to {AUTO_FLAT_MAX:,} paragraphs, and the home now has {report.indexed:,}")
 
 
 def cmd_docs(ws: Workspace, args: argparse.Namespace) -> int:
@@ -221,6 +229,8 @@ def cmd_index(ws: Workspace, args: argparse.Namespace) -> int:
                 + (f", copied the changed themes of {report.retagged}" if report.retagged else "")
             )
         )
+        if report.rebuilt_from:
+            out.print(escape(_rebuilt_note(report)))
         if args.action == "check":
             state = "consistent" if report.consistent else "NOT consistent: run `policy-nlp index update` to repair"
             behind = f", {report.themes_behind} with changed themes" if report.themes_behind else ""

@@ -6,7 +6,8 @@ half the memory, recall@10 near exact with its default nprobe), "ivf-sq8" (8-bit
 memory, but on dense realistic vectors the codes alone reorder near-copies: see README, Scale), "ivfpq" (4-bit
 product codes, smallest, lowest recall), "auto" (flat up to `AUTO_FLAT_MAX` paragraphs, else ivf-fp16), or any
 faiss factory string. The search breadth of an approximate kind (``nprobe``,
-``ef_search``) is saved in the manifest and can be overridden per query.
+``ef_search``) is saved in the manifest and can be overridden per query, and so is the preset asked for
+(``preset``: "auto" lets `policy_nlp.search.indexes.update` change the kind when the home crosses `AUTO_FLAT_MAX`).
 """
 
 from __future__ import annotations
@@ -50,10 +51,13 @@ class VectorIndex:
     """Inner-product search over int64-keyed, L2-normalised embeddings."""
 
     def __init__(self, index: faiss.Index, *, model_id: str, kind: str, factory: str,
-                 corpus_fingerprint: str = "", search_params: dict[str, int] | None = None) -> None:
+                 corpus_fingerprint: str = "", search_params: dict[str, int] | None = None,
+                 preset: str | None = None) -> None:
         self._index = index
         self.model_id = model_id
         self.kind = kind
+        #: What the index was built as: "auto" or, by default, `kind` itself.
+        self.preset = preset or kind
         self.factory = factory
         self.corpus_fingerprint = corpus_fingerprint
         #: The default search breadth (``nprobe`` for IVF kinds, ``ef_search`` for HNSW), saved in the manifest.
@@ -66,19 +70,20 @@ class VectorIndex:
               corpus_fingerprint: str = "", search_params: dict[str, int] | None = None) -> VectorIndex:
         """Build an index of `kind` from `vectors` (trained on a sample of them when the kind needs training).
 
-        "auto" becomes the preset it chooses for this many vectors; `search_params` replace the kind's defaults.
+        "auto" becomes the kind it chooses for this many vectors (and stays the `preset`); `search_params` replace
+        the kind's defaults.
         """
         vectors = _as_vectors(vectors)
         dim = vectors.shape[1]
-        kind = resolve_kind(kind, len(vectors))
-        factory = _factory_for(kind, len(vectors), dim)
+        resolved = resolve_kind(kind, len(vectors))
+        factory = _factory_for(resolved, len(vectors), dim)
         try:
             index = _new_index(factory, dim)
             if not index.is_trained:
                 index.train(_training_sample(index, vectors))
         except RuntimeError as exc:
-            raise ConfigError(f"cannot build a {kind!r} index from {len(vectors)} paragraphs: {exc}") from exc
-        built = cls(index, model_id=model_id, kind=kind, factory=factory,
+            raise ConfigError(f"cannot build a {resolved!r} index from {len(vectors)} paragraphs: {exc}") from exc
+        built = cls(index, model_id=model_id, kind=resolved, factory=factory, preset=kind,
                     search_params={**_default_breadth(index), **(search_params or {})})
         built._check_params(built.search_params)
         built.add(ids, vectors)
@@ -104,6 +109,11 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return self._index.ntotal
+
+    @property
+    def outgrown(self) -> bool:
+        """Whether the preset would now choose another kind for this many paragraphs (only "auto" can)."""
+        return resolve_kind(self.preset, len(self)) != self.kind
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add paragraphs; an id already in the index is refused. Clears `corpus_fingerprint`."""
@@ -167,7 +177,7 @@ class VectorIndex:
         manifest = Manifest.new(ARTIFACT, model_id=self.model_id, counts={"paragraphs": len(self)},
                                 settings={"dim": self.dim, "normalization": "l2", "kind": self.kind,
                                           "factory": self.factory, "corpus_fingerprint": self.corpus_fingerprint,
-                                          "search": self.search_params},
+                                          "search": self.search_params, "preset": self.preset},
                                 libraries=(faiss, np))  # fmt: skip
         with write_folder(Path(directory), manifest) as tmp:
             faiss.write_index(self._index, str(tmp / INDEX_FILE))
@@ -195,7 +205,7 @@ class VectorIndex:
                                        f"index, {recorded} in the manifest; {REBUILD_HINT}")
         return cls(index, model_id=manifest.model_id, kind=manifest.settings["kind"],
                    factory=manifest.settings["factory"], corpus_fingerprint=manifest.settings["corpus_fingerprint"],
-                   search_params=manifest.settings.get("search"))
+                   search_params=manifest.settings.get("search"), preset=manifest.settings.get("preset"))
 
     def damaged_ids(self) -> np.ndarray:
         """Ids whose stored vector is not finite or not of unit length (a damaged file), sorted.

@@ -11,6 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
+from policy_nlp import index as index_module
 from policy_nlp.errors import ConfigError
 from policy_nlp.index import AUTO_FLAT_MAX, HNSW_EF_SEARCH, IVF_MIN_TRAIN, VectorIndex, resolve_kind
 
@@ -111,6 +112,23 @@ def test_auto_is_exact_for_small_homes_and_ivf_fp16_beyond():
     vectors = np.eye(8, dtype=np.float32)
     index = VectorIndex.build(np.arange(8), vectors, model_id="m")
     assert (index.kind, index.factory, index.search_params) == ("flat", "Flat", {})
+
+
+def test_the_manifest_keeps_the_preset_asked_for_and_says_when_auto_would_choose_another(tmp_path, monkeypatch):
+    vectors = np.eye(8, dtype=np.float32)
+    for preset in ("auto", "flat"):
+        VectorIndex.build(np.arange(8), vectors, model_id="m", kind=preset).save(tmp_path / preset)
+        settings = json.loads((tmp_path / preset / "manifest.json").read_text(encoding="utf-8"))["settings"]
+        assert (settings["preset"], settings["kind"]) == (preset, "flat")
+    assert not VectorIndex.load(tmp_path / "auto").outgrown
+    monkeypatch.setattr(index_module, "AUTO_FLAT_MAX", 7)  # the home of 8 paragraphs is now past the threshold
+    auto, flat = VectorIndex.load(tmp_path / "auto"), VectorIndex.load(tmp_path / "flat")
+    assert (auto.preset, auto.outgrown) == ("auto", True) and (flat.preset, flat.outgrown) == ("flat", False)
+    manifest = json.loads((tmp_path / "auto" / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["settings"]["preset"]  # an index saved before the preset was recorded keeps its kind
+    (tmp_path / "auto" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    older = VectorIndex.load(tmp_path / "auto")
+    assert (older.preset, older.outgrown) == ("flat", False)
 
 
 @pytest.mark.slow

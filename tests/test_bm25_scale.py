@@ -78,3 +78,15 @@ def test_a_large_batch_is_analyzed_in_chunks_by_worker_processes(report_lines, m
     assert len(offsets) == len(texts) + 1 and len(set(vocab)) == len(vocab)
     for i, text in enumerate(texts):
         assert [vocab[t] for t in tokens[offsets[i]:offsets[i + 1]]] == analyze(text)
+
+
+def test_a_filter_ranks_the_allowed_paragraphs_as_the_full_ranking_does(report_lines):
+    index = BM25Index.build(np.arange(len(report_lines)), report_lines, "chars")
+    query = "加强教师队伍建设，推进县管校聘改革"
+    full_scores, full_ids = index.search(query, len(report_lines))
+    allowed = np.concatenate([np.arange(0, len(report_lines), 3), [3, 3, 10**9, -1]])  # repeats and unknown ids
+    scores, ids = index.search(query, 20, allowed_ids=allowed)
+    kept = np.isin(full_ids, allowed)
+    assert len(ids) == 20 and len(set(ids.tolist())) == 20
+    np.testing.assert_array_equal(ids, full_ids[kept][:20])
+    np.testing.assert_array_equal(scores, full_scores[kept][:20])

@@ -20,6 +20,7 @@ import scipy.sparse
 from policy_nlp.artifacts import Manifest, read_manifest, write_folder
 from policy_nlp.errors import SearchIndexError
 from policy_nlp.idpositions import IdPositions
+from policy_nlp.search.postings import Postings
 from policy_nlp.search.tokenize import ANALYZER_SETTINGS, ANALYZERS, analyze_batch, tokenizer_signature
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
@@ -50,6 +51,7 @@ class BM25Index:
         self.analyzer = analyzer
         self._analyze = ANALYZERS[analyzer]
         self._bm25: bm25s.BM25 | None = None
+        self._postings: Postings | None = None  # the score columns of `_bm25`, read a word at a time
         self._positions: IdPositions | None = None  # where each id sits, made on the first filtered query
 
     @classmethod
@@ -106,16 +108,16 @@ class BM25Index:
         `MAX_POSTINGS`, the most postings a query reads.
         """
         query_ids = [self._vocab[t] for t in self._analyze(query) if t in self._vocab]
-        if self._bm25 is None or not query_ids or k <= 0:
+        if self._postings is None or not query_ids or k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
         scores = self._scores(query_ids, max_postings)
-        if allowed_ids is not None:
+        if allowed_ids is None:
+            hits = np.flatnonzero(scores > 0)
+        else:  # only the allowed paragraphs' scores are looked at
             if self._positions is None:
                 self._positions = IdPositions(self._ids)
-            keep = np.zeros(len(scores), bool)
-            keep[self._positions.of(allowed_ids)] = True
-            scores *= keep
-        hits = np.flatnonzero(scores > 0)
+            allowed = np.unique(self._positions.of(allowed_ids))
+            hits = allowed[scores[allowed] > 0]
         if len(hits) > k:  # keep every hit tied with the k-th best, then sort exactly
             kth = np.partition(scores[hits], len(hits) - k)[len(hits) - k]
             hits = hits[scores[hits] >= kth]
@@ -125,22 +127,17 @@ class BM25Index:
     def _scores(self, query_ids: list[int], max_postings: int | None = None) -> np.ndarray:
         """Every paragraph's score: the sum of bm25s's precomputed per-token columns, each once per query repeat.
 
-        The same sum as `bm25s.BM25.get_scores`, gathered in one `np.bincount` instead of one `np.add.at` per
-        query token (which made a pasted paragraph cost hundreds of milliseconds at 100k paragraphs). Only the
-        rarest tokens whose postings fit in `max_postings` (default `MAX_POSTINGS`) count; the rarest always does.
+        The same sum as `bm25s.BM25.get_scores`, in one sparse product (`Postings.scores`) instead of one
+        `np.add.at` per query token (which made a pasted paragraph cost hundreds of milliseconds at 100k
+        paragraphs). Only the rarest tokens whose postings fit in `max_postings` (default `MAX_POSTINGS`) count;
+        the rarest always does.
         """
         tokens, repeats = np.unique(np.asarray(query_ids, dtype=np.int64), return_counts=True)
-        columns = self._bm25.scores
-        starts, ends = columns["indptr"][tokens], columns["indptr"][tokens + 1]
-        rarest = np.argsort(ends - starts, kind="stable")
-        within = np.cumsum((ends - starts)[rarest]) <= (MAX_POSTINGS if max_postings is None else max_postings)
+        counts = self._postings.counts(tokens)
+        rarest = np.argsort(counts, kind="stable")
+        within = np.cumsum(counts[rarest]) <= (MAX_POSTINGS if max_postings is None else max_postings)
         keep = np.sort(rarest[within | (np.arange(len(rarest)) == 0)])
-        tokens, repeats, starts, ends = tokens[keep], repeats[keep], starts[keep], ends[keep]
-        lengths = ends - starts
-        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        entries = offsets + np.arange(lengths.sum())
-        weights = columns["data"][entries] * np.repeat(repeats, lengths)
-        return np.bincount(columns["indices"][entries], weights=weights, minlength=columns["num_docs"])
+        return self._postings.scores(tokens[keep], repeats[keep])
 
     def save(self, directory: str | Path) -> None:
         """Write bm25s's files, the segmented paragraphs and `manifest.json` to `directory`, atomically."""
@@ -158,8 +155,8 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: str | Path, analyzer: str = "words") -> BM25Index:
-        """Load a saved index, its arrays memory-mapped (read from disk as queries touch them); refuse one made
-        by another analyzer or with other tokenizer settings."""
+        """Load a saved index without reading its arrays into memory (queries read their words' postings from the
+        files, see `policy_nlp.search.postings`); refuse one made by another analyzer or with other tokenizer settings."""
         directory = Path(directory)
         try:
             manifest = read_manifest(directory, ARTIFACT, legacy=_manifest_v1)
@@ -182,7 +179,7 @@ class BM25Index:
             raise SearchIndexError(f"the keyword index in {directory} was made by another analyzer or with other "
                                    f"tokenizer settings; {REBUILD_HINT}")
         index = cls(ids, bm25.vocab_dict if bm25 else {}, tokens, offsets, analyzer)
-        index._bm25 = bm25
+        index._bm25, index._postings = bm25, Postings(bm25.scores) if bm25 else None
         return index
 
     def _append(self, ids: np.ndarray, vocab: list[str], tokens: np.ndarray, offsets: np.ndarray) -> None:
@@ -209,13 +206,14 @@ class BM25Index:
         words[list(self._vocab.values())] = list(self._vocab.keys())
         self._vocab = {word: i for i, word in enumerate(words[used].tolist())}
         if not self._vocab:
-            self._bm25 = None
+            self._bm25, self._postings = None, None
             return
         self._bm25 = bm25s.BM25(k1=K1, b=B, method=METHOD)
         self._bm25.scores = _lucene_scores(self._tokens, self._offsets, len(self._vocab))
         self._bm25.vocab_dict = dict(self._vocab)
         self._bm25.unique_token_ids_set = set(self._vocab.values())
         self._bm25.nonoccurrence_array = None
+        self._postings = Postings(self._bm25.scores)
 
 
 def _lucene_scores(tokens: np.ndarray, offsets: np.ndarray, n_words: int) -> dict[str, object]:

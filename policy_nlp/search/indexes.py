@@ -4,7 +4,9 @@ kept in step with the corpus store.
 ``build`` embeds every stored paragraph (through the embedding cache, so unchanged paragraphs are
 never encoded twice) and writes every index; ``update`` adds the paragraphs the store gained,
 removes those it lost, re-embeds damaged vectors (and creates an index a home built by an older
-version lacks); ``check`` compares indexes and store without changing anything. Build and update
+version lacks), and rebuilds an "auto" dense index as the kind "auto" now chooses when the home has crossed
+its size threshold (flat up to 100,000 paragraphs, ivf-fp16 beyond), so the manifest's kind always is the one
+"auto" would choose; ``check`` compares indexes and store without changing anything. Build and update
 hold the index folder's writer lock, so a second writer waits.
 """
 
@@ -95,6 +97,7 @@ class IndexReport:
     repaired: int = 0  # damaged vectors embedded again
     themes_behind: int = 0  # Milvus: paragraphs whose stored themes the collection does not hold yet
     retagged: int = 0  # Milvus: paragraphs whose themes were copied from the store
+    rebuilt_from: str = ""  # the dense kind before `update` rebuilt an "auto" index as `kind` for the home's size
 
     @property
     def consistent(self) -> bool:
@@ -235,7 +238,19 @@ def update(store: CorpusStore, home: Path, *, show_progress: bool = True) -> Ind
             new = missing[~np.isin(missing, keyword.ids)]
             if len(new):
                 keyword.add(new, [texts[i] for i in new.tolist()])
+        rebuilt_from = dense.kind if dense.outgrown else ""
+        if rebuilt_from:
+            found.dense = dense = _rebuilt(store, home, dense, show_progress)
         dense.corpus_fingerprint = store.fingerprint()
         found.save(home)
     return IndexReport(dense.model_id, dense.kind, store.counts()[1], len(dense), added=len(missing) - len(repaired),
-                       removed=len(stale), repaired=len(repaired))  # fmt: skip
+                       removed=len(stale), repaired=len(repaired), rebuilt_from=rebuilt_from)  # fmt: skip
+
+
+def _rebuilt(store: CorpusStore, home: Path, dense: VectorIndex, show_progress: bool) -> VectorIndex:
+    """`dense` built again as the kind its preset ("auto") chooses for its size, from the vectors of the
+    embedding cache (as `index build` would make it: the kind's default search breadth)."""
+    ids = dense.ids
+    vectors = embed_paragraphs(store, home, encoder_for(dense.model_id, home, show_progress=show_progress),
+                               ids.tolist())
+    return VectorIndex.build(ids, vectors, model_id=dense.model_id, kind=dense.preset)
