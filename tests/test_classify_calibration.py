@@ -8,8 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policy_nlp.classify import CalibratedThemeClassifier, KeywordClassifier, load_labelled, load_taxonomy
-from policy_nlp.classify.calibration import expected_calibration_error, platt_apply, platt_fit, reliability_table
+from policy_nlp.classify import (
+    CalibratedThemeClassifier,
+    KeywordClassifier,
+    load_labelled,
+    load_taxonomy,
+    tune_thresholds,
+)
+from policy_nlp.classify.calibration import (
+    expected_calibration_error,
+    half_best_f1_thresholds,
+    platt_apply,
+    platt_fit,
+    reliability_table,
+)
 
 LABELS = Path(__file__).resolve().parents[1] / "policy_nlp" / "data" / "labels"
 TAXONOMY = load_taxonomy()
@@ -67,3 +79,20 @@ def test_fixed_thresholds_are_a_parameter_not_a_patch(genres):
 def test_calibration_needs_two_documents(genres):
     with pytest.raises(ValueError, match="at least two documents"):
         CalibratedThemeClassifier(KeywordClassifier(TAXONOMY)).fit(genres.texts[:5], genres.Y[:5], groups=["d"] * 5)
+
+
+def test_calibrated_thresholds_sit_at_half_the_best_f1():
+    # theme 0: 4 positives scored 0.9 0.8 0.7 0.3, negatives 0.6 0.2 0.1 0.1; the best F1 is P >= 0.3 (all 4
+    # and one false positive: 8/9 = 0.889; maximum F1 would pick 0.3), so the threshold is the grid value
+    # nearest 0.444: 0.45. Theme 1 has no positives and keeps 0.5.
+    Y = np.array([[1, 0], [1, 0], [1, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0]])
+    P = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.3, 0.1], [0.6, 0.9], [0.2, 0.2], [0.1, 0.1], [0.1, 0.4]])
+    assert half_best_f1_thresholds(Y, P).tolist() == [0.45, 0.5]
+
+
+def test_a_calibrated_model_takes_half_best_f1_thresholds_and_a_raw_one_the_f1_peak(genres):
+    calibrated = CalibratedThemeClassifier(KeywordClassifier(TAXONOMY), cv=3).fit(genres.texts, genres.Y, groups=genres.doc_ids)
+    assert calibrated.thresholds_.tolist() == half_best_f1_thresholds(calibrated.oof_true_, calibrated.oof_proba_).tolist()
+    raw = CalibratedThemeClassifier(KeywordClassifier(TAXONOMY), cv=3, calibrate=False).fit(
+        genres.texts, genres.Y, groups=genres.doc_ids)
+    assert raw.thresholds_.tolist() == tune_thresholds(raw.oof_true_, raw.oof_proba_).tolist()

@@ -167,6 +167,13 @@ class EmbeddingLogRegClassifier(_MultiLabelClassifier):
         return np.asarray(self.encoder.encode_passages(texts), dtype=np.float32)
 
 
+def f1_by_threshold(Y_true: np.ndarray, P: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """F1 of `P >= t` per grid value and theme, shape (grid, themes)."""
+    pred = P[None, :, :] >= grid[:, None, None]  # (grid, n, themes)
+    tp = (pred & Y_true).sum(axis=1)
+    return 2 * tp / np.maximum(pred.sum(axis=1) + Y_true.sum(axis=0), 1)
+
+
 def tune_thresholds(Y_true, P, grid: Sequence[float] = DEFAULT_GRID) -> np.ndarray:
     """Per-theme threshold from `grid` maximising F1 of `P >= t` on held-out predictions.
 
@@ -175,9 +182,7 @@ def tune_thresholds(Y_true, P, grid: Sequence[float] = DEFAULT_GRID) -> np.ndarr
     Y_true, P, grid = np.asarray(Y_true, dtype=bool), np.asarray(P, dtype=float), np.asarray(grid, dtype=float)
     if Y_true.shape != P.shape or Y_true.ndim != 2:
         raise ValueError(f"Y_true {Y_true.shape} and P {P.shape} must be matrices of one shape")
-    pred = P[None, :, :] >= grid[:, None, None]  # (grid, n, themes)
-    tp = (pred & Y_true).sum(axis=1)
-    f1 = 2 * tp / np.maximum(pred.sum(axis=1) + Y_true.sum(axis=0), 1)  # (grid, themes)
+    f1 = f1_by_threshold(Y_true, P, grid)
     thresholds = np.full(P.shape[1], 0.5)
     for j in np.flatnonzero(Y_true.any(axis=0)):
         best = grid[np.isclose(f1[:, j], f1[:, j].max())]
