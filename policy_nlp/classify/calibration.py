@@ -4,7 +4,8 @@
 Its `fit` collects out-of-fold scores of a grouped K-fold over the training rows (grouped by
 document, so a document never scores itself), fits one Platt scaling per theme on them, chooses
 each theme's threshold on the calibrated out-of-fold scores (half the best F1 they reach: the
-F1-optimal threshold of calibrated probabilities), and then fits the wrapped scorer on all rows. Nothing about thresholds is set from outside after `fit`.
+F1-optimal threshold of calibrated probabilities), and then fits the wrapped scorer on all rows.
+Nothing about thresholds is set from outside after `fit`.
 """
 
 from __future__ import annotations

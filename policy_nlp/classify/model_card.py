@@ -129,7 +129,8 @@ def encoder_choice_section(comparison: list, tuned_parameters: dict, shipped_tun
         return ("No comparison with a fine-tuned top layer is recorded, so the encoder stays frozen (the default "
                 "until a fine-tuned variant wins clearly on held-out data). `policy-nlp --json evaluate classify "
                 f"--tuned > policy_nlp/data/eval/{COMPARISON_FILE.name}` records one for the next `policy-nlp "
-                "train`; each of its fits trains a transformer layer (the whole comparison took 40 minutes on two cores).")  # fmt: skip
+                "train`; each of its fits trains a transformer layer (the whole comparison took 40 minutes on two "
+                "cores).")  # fmt: skip
     rows = "\n".join(
         f"| {c.scheme} | {c.n_rows} | {c.frozen:.3f} ({c.frozen_ci[0]:.2f}–{c.frozen_ci[1]:.2f}) | "
         f"{c.tuned:.3f} ({c.tuned_ci[0]:.2f}–{c.tuned_ci[1]:.2f}) |"
@@ -145,8 +146,8 @@ def encoder_choice_section(comparison: list, tuned_parameters: dict, shipped_tun
     )
     shipped = ("this model fine-tunes the top layer" if shipped_tuned else
                "this model keeps the encoder frozen: its token states are the plain e5 states, which the search "
-               "index's int8 encoder pass shares (`policy-nlp run` reads each paragraph once), and its fits train the head "
-               "alone on cached states")  # fmt: skip
+               "index's int8 encoder pass shares (`policy-nlp run` reads each paragraph once), and its fits train "
+               "the head alone on cached states")  # fmt: skip
     return (
         f"Core macro F1 (95% bootstrap interval over documents) of the same recipe with the encoder frozen and "
         f"with the encoder's top transformer layer fine-tuned as well "

@@ -159,10 +159,8 @@ class SearchEngine:
         fused = self.fusion.fuse(query, runs)
         if self.ranker is not None:
             head = [i for i, _ in fused[: self.ranker.depth]]
-            read = list(self.store.iter_paragraphs(para_ids=list(dict.fromkeys(head + [i for i, _ in runs["chars"]]))))
-            candidates = Candidates({p.para_id: p.text for p in read},
-                                    {p.para_id: " ".join(p.section_path) for p in read},
-                                    {p.para_id: p.doc_id for p in read}, self.store.neighbours(head))  # fmt: skip
+            read = self.store.iter_paragraphs(para_ids=list(dict.fromkeys(head + [i for i, _ in runs["chars"]])))
+            candidates = Candidates.of(read, self.store.neighbours(head))
             fused = self.ranker.rerank(query, fused, runs, candidates, pasted=self.fusion.kind(query) == "paragraph")
         return fused[:depth], runs
 

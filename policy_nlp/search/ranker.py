@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .fusion import shipped_config
 from .tokenize import char_bigrams, tokenize
+
+if TYPE_CHECKING:
+    from ..corpus import StoredParagraph
 
 Run = Sequence[tuple[int, float]]
 SIGNALS = ("dense", "bm25", "chars")
@@ -58,6 +62,14 @@ class Candidates:
     headings: dict[int, str]
     documents: dict[int, str]
     neighbours: dict[int, tuple[int | None, int | None]]
+
+    @classmethod
+    def of(cls, paragraphs: Iterable[StoredParagraph],
+           neighbours: dict[int, tuple[int | None, int | None]]) -> Candidates:  # fmt: skip
+        """The texts, headings and documents of stored `paragraphs`, with `neighbours` (`CorpusStore.neighbours`)."""
+        paragraphs = list(paragraphs)
+        return cls({p.para_id: p.text for p in paragraphs}, {p.para_id: " ".join(p.section_path) for p in paragraphs},
+                   {p.para_id: p.doc_id for p in paragraphs}, neighbours)  # fmt: skip
 
 
 def context_shares(para_ids: Sequence[int], chars: Run, candidates: Candidates) -> np.ndarray:

@@ -184,9 +184,8 @@ def fit(home: Path, queries: Path) -> dict[str, object]:
         heldout = [q for q in judged if q.split == "heldout" and q.relevant]
         runs = signal_runs(ws.engine, tune + heldout)
         neighbours = ws.store.neighbours([p.para_id for p in paragraphs])
-    texts = {p.para_id: p.text for p in paragraphs}
-    candidates = Candidates(texts, {p.para_id: " ".join(p.section_path) for p in paragraphs},
-                            {p.para_id: p.doc_id for p in paragraphs}, neighbours)  # fmt: skip
+    candidates = Candidates.of(paragraphs, neighbours)
+    texts = candidates.texts
     fusion = fit_fusion(tune, runs, PARAGRAPH_CHARS)
     c, cv, gain = select_ranker(tune, runs, candidates)
     ranker = fit_ranker(tune, runs, fusion, candidates, c) if c is not None else None
